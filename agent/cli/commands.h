@@ -1,0 +1,23 @@
+// Each subcommand registers itself on the CLI11 app and returns a process exit code when run.
+// Exit codes are documented in docs/cli.md; keep them in one place here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace modgate::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,  // the command ran and found a problem (a file unreadable, a check failing)
+  kExitUsage = 2,    // bad command line
+};
+
+// Returned by each register_*: the function main() runs if that subcommand was chosen.
+using Runner = std::function<int()>;
+
+Runner register_version(CLI::App& app);
+Runner register_hash(CLI::App& app);
+
+}  // namespace modgate::cli

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one description of every structure that crosses the kernel/userspace boundary.
+ *
+ * Included by the BPF programs (after vmlinux.h) and by the C++ agent (after <linux/types.h>).
+ * Only fixed-width types, explicit padding, and no enums as field types (an enum's width is the
+ * compiler's choice); tests/unit/abi_layout_test.cpp pins every size and offset.
+ */
+#ifndef MODGATE_ABI_H
+#define MODGATE_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MG_SHA256_LEN 32
+#define MG_COMM_LEN 16
+/* MODULE_NAME_LEN in the kernel is 64 - sizeof(unsigned long); request_module names fit as well. */
+#define MG_NAME_LEN 64
+#define MG_GLOB_MAX 32 /* autoload patterns per list */
+
+/* Where a decision was taken. */
+#define MG_HOOK_NONE 0
+#define MG_HOOK_KERNEL_READ_FILE 1      /* finit_module, before the read */
+#define MG_HOOK_KERNEL_POST_READ_FILE 2 /* finit_module, whole file in a kernel buffer */
+#define MG_HOOK_KERNEL_LOAD_DATA 3      /* init_module, before the copy */
+#define MG_HOOK_KERNEL_POST_LOAD_DATA 4 /* init_module, whole image in a kernel buffer */
+#define MG_HOOK_KERNEL_MODULE_REQUEST 5 /* request_module() autoload */
+#define MG_HOOK_COUNT 6
+
+#define MG_VERDICT_ALLOW 0
+#define MG_VERDICT_DENY 1
+#define MG_VERDICT_WOULD_DENY 2 /* dry-run: enforce would have denied */
+#define MG_VERDICT_COUNT 3
+
+#define MG_MODE_DRY_RUN 0
+#define MG_MODE_ENFORCE 1
+
+#define MG_EVENT_MODULE_LOAD 1
+#define MG_EVENT_MODULE_REQUEST 2
+
+/* Why a verdict was reached; reported with every event. */
+#define MG_REASON_LISTED 0        /* hash on the allowlist */
+#define MG_REASON_NOT_LISTED 1    /* hash not on the allowlist */
+#define MG_REASON_FORCED 2        /* finit_module with MODULE_INIT_IGNORE_* and allow_forced off */
+#define MG_REASON_HASH_FAILED 3   /* buffer could not be read or was too large; fail closed */
+#define MG_REASON_NO_POLICY 4     /* no policy in the map; fail closed */
+#define MG_REASON_AUTOLOAD_ALLOW 5 /* request name matched autoload.allow */
+#define MG_REASON_AUTOLOAD_DENY 6  /* request name matched autoload.deny */
+#define MG_REASON_AUTOLOAD_DEFAULT 7 /* no pattern matched; autoload.default applied */
+
+/* Largest buffer the in-kernel hash accepts; the kernel itself refuses files above INT_MAX. */
+#define MG_HASH_MAX_LEN (1ULL << 31)
+
+/* Allowlist map: key is the SHA-256 of the exact bytes the kernel loads. */
+struct mg_allow_key {
+	__u8 sha256[MG_SHA256_LEN];
+};
+
+struct mg_allow_value {
+	__u32 entry; /* index of the policy entry, so events can name the module */
+	__u32 flags; /* reserved, 0 */
+};
+
+/* Policy-wide settings, one element, swapped together with the allowlist. */
+#define MG_CFG_LOG_ALLOWED (1u << 0)
+#define MG_CFG_ALLOW_FORCED (1u << 1)
+#define MG_CFG_AUTOLOAD_DEFAULT_ALLOW (1u << 2)
+
+struct mg_config {
+	__u64 policy_version;
+	__u8 policy_digest[MG_SHA256_LEN];
+	__u32 mode; /* MG_MODE_* */
+	__u32 flags; /* MG_CFG_* */
+	__u32 present; /* 1 once userspace has written a policy; 0 means fail closed */
+	__u32 _pad;
+};
+
+/* One autoload pattern: NUL-terminated glob over request_module names ('*' and '?'). */
+struct mg_glob {
+	char pattern[MG_NAME_LEN];
+};
+
+/* Event flags. */
+#define MG_EVF_FORCED (1u << 0)     /* finit_module flags asked to ignore modversions/vermagic */
+#define MG_EVF_COMPRESSED (1u << 1) /* finit_module with MODULE_INIT_COMPRESSED_FILE */
+#define MG_EVF_LISTED (1u << 2)     /* the hash is on the allowlist (entry valid) */
+
+/* Ring-buffer record: one per decision worth reporting. */
+struct mg_event {
+	__u64 ts_ns; /* bpf_ktime_get_boot_ns() */
+	__u64 size;  /* bytes hashed */
+	__u64 policy_version;
+	__u32 event;   /* MG_EVENT_* */
+	__u32 hook;    /* MG_HOOK_* */
+	__u32 verdict; /* MG_VERDICT_* */
+	__u32 reason;  /* MG_REASON_* */
+	__u32 mode;    /* MG_MODE_* in force */
+	__u32 flags;   /* MG_EVF_* */
+	__u32 pid;     /* tgid */
+	__u32 tid;
+	__u32 uid;
+	__u32 entry; /* allowlist entry when MG_EVF_LISTED */
+	__u8 sha256[MG_SHA256_LEN];
+	char comm[MG_COMM_LEN];
+	char name[MG_NAME_LEN]; /* request_module name, or the file's basename on the finit path */
+};
+
+/* Per-CPU counters, indexed [hook][verdict]; the trailing slots count losses. */
+#define MG_STAT_RINGBUF_LOST (MG_HOOK_COUNT * MG_VERDICT_COUNT)
+#define MG_STAT_HASH_FAILED (MG_STAT_RINGBUF_LOST + 1)
+#define MG_STAT_COUNT (MG_STAT_HASH_FAILED + 1)
+
+#endif /* MODGATE_ABI_H */

@@ -1,0 +1,26 @@
+// Userspace SHA-256 through OpenSSL's EVP interface; the digests the allowlist is built from.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "policy/result.h"
+
+namespace modgate {
+
+using Sha256 = std::array<std::uint8_t, 32>;
+
+Sha256 sha256(std::span<const std::uint8_t> data);
+
+// Streams the file in blocks, so a module of any size hashes in constant memory.
+Result<Sha256> sha256_file(const std::string& path);
+
+std::string to_hex(std::span<const std::uint8_t> bytes);
+
+// Accepts exactly 64 hex digits, either case.
+Result<Sha256> sha256_from_hex(std::string_view hex);
+
+}  // namespace modgate

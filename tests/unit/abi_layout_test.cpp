@@ -1,0 +1,40 @@
+// Pins the ABI header's layout as the C++ compiler sees it. The BPF side is checked against the
+// same numbers from the compiled object's BTF in tests/bpf/abi_btf_test.cpp, so a layout drift
+// between the two compilers fails a test instead of corrupting events.
+#include <gtest/gtest.h>
+
+#include <cstddef>
+
+#include "modgate_abi.h"
+
+namespace {
+
+TEST(AbiLayout, AllowlistKeyAndValue) {
+  EXPECT_EQ(sizeof(mg_allow_key), 32u);
+  EXPECT_EQ(sizeof(mg_allow_value), 8u);
+}
+
+TEST(AbiLayout, Config) {
+  EXPECT_EQ(sizeof(mg_config), 56u);
+  EXPECT_EQ(offsetof(mg_config, policy_digest), 8u);
+  EXPECT_EQ(offsetof(mg_config, mode), 40u);
+  EXPECT_EQ(offsetof(mg_config, present), 48u);
+}
+
+TEST(AbiLayout, Event) {
+  EXPECT_EQ(offsetof(mg_event, ts_ns), 0u);
+  EXPECT_EQ(offsetof(mg_event, event), 24u);
+  EXPECT_EQ(offsetof(mg_event, entry), 60u);
+  EXPECT_EQ(offsetof(mg_event, sha256), 64u);
+  EXPECT_EQ(offsetof(mg_event, comm), 96u);
+  EXPECT_EQ(offsetof(mg_event, name), 112u);
+  EXPECT_EQ(sizeof(mg_event), 176u);
+  EXPECT_EQ(sizeof(mg_event) % 8, 0u) << "ring buffer records should keep 8-byte alignment";
+}
+
+TEST(AbiLayout, HookAndStatIndexing) {
+  EXPECT_EQ(MG_STAT_RINGBUF_LOST, MG_HOOK_COUNT * MG_VERDICT_COUNT);
+  EXPECT_GT(MG_STAT_COUNT, MG_STAT_HASH_FAILED);
+}
+
+}  // namespace
