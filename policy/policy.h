@@ -1,0 +1,67 @@
+// The policy model: what an operator writes (docs/policy.md), after parsing and validation.
+// Everything downstream (the agent, the compiler to map entries, diff, audit) works on this type,
+// never on YAML.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "modgate_abi.h"
+#include "policy/result.h"
+#include "policy/sha256.h"
+
+namespace modgate::policy {
+
+enum class Mode { kDryRun, kEnforce };
+enum class AutoloadDefault { kAllow, kDeny };
+
+struct ModuleEntry {
+  std::string name;
+  Sha256 sha256{};
+  std::optional<std::string> version, vermagic, signer, path, note;
+  int line = 0;  // where the entry starts in the file, for messages
+};
+
+// Globs over request_module() names; deny wins over allow, and default applies when neither matches.
+struct Autoload {
+  AutoloadDefault default_action = AutoloadDefault::kAllow;
+  std::vector<std::string> allow, deny;
+};
+
+struct Policy {
+  std::uint64_t version = 0;
+  Mode mode = Mode::kDryRun;
+  std::vector<std::string> kernels;  // release globs; empty means every kernel
+  std::vector<ModuleEntry> modules;
+  Autoload autoload;
+  bool log_allowed = false;
+  bool allow_forced = false;
+  bool allow_empty = false;
+  Sha256 digest{};  // canonical digest (docs/policy.md), filled by the parser
+};
+
+// Parses and validates. On failure the Error's message holds one "FILE:LINE:COL: message" line per
+// problem found, newline-separated.
+Result<Policy> parse_policy(std::string_view text, const std::string& filename);
+Result<Policy> load_policy_file(const std::string& path);
+
+// The map contents one policy becomes; the agent writes exactly this and nothing else.
+struct CompiledPolicy {
+  mg_config config{};
+  struct AllowEntry {
+    mg_allow_key key;
+    mg_allow_value value;
+  };
+  std::vector<AllowEntry> allow;
+  std::vector<mg_glob> autoload_allow, autoload_deny;
+};
+
+// Fails (with a message naming the entry) only on what the maps cannot hold.
+Result<CompiledPolicy> compile(const Policy& policy);
+
+std::string_view mode_name(Mode m);
+
+}  // namespace modgate::policy
