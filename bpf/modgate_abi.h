@@ -18,6 +18,7 @@
 /* MODULE_NAME_LEN in the kernel is 64 - sizeof(unsigned long); request_module names fit as well. */
 #define MG_NAME_LEN 64
 #define MG_GLOB_MAX 32 /* autoload patterns per list */
+#define MG_PATH_LEN 256
 
 /* Where a decision was taken. */
 #define MG_HOOK_NONE 0
@@ -74,11 +75,42 @@ struct mg_config {
 	__u32 flags; /* MG_CFG_* */
 	__u32 present; /* 1 once userspace has written a policy; 0 means fail closed */
 	__u32 _pad;
+	__u32 n_autoload_allow; /* mg_glob records under MG_KEY_AUTOLOAD_ALLOW, 0..MG_GLOB_MAX */
+	__u32 n_autoload_deny;
+};
+
+/*
+ * One policy is one BPF hash map (the "inner" map), installed in slot 0 of an array-of-maps by a
+ * single atomic update, so a program sees either the old policy or the new one, never a mix.
+ * The map holds three kinds of record under 32-byte keys:
+ *   - allowlist entries, keyed by the module's SHA-256, value mg_allow_value;
+ *   - the config, under the special key (MG_KEY_CONFIG, 0), value mg_config;
+ *   - autoload globs, under (MG_KEY_AUTOLOAD_ALLOW|DENY, index), value mg_glob.
+ * A special key starts with the 8 bytes of MG_KEY_MAGIC; a module whose SHA-256 equals one would
+ * need a 2^-64 prefix collision, and even then it could only be mistaken for a non-allow record.
+ */
+#define MG_KEY_MAGIC "\xffmodgate"
+#define MG_KEY_CONFIG 1
+#define MG_KEY_AUTOLOAD_ALLOW 2
+#define MG_KEY_AUTOLOAD_DENY 3
+
+struct mg_special_key {
+	char magic[8];
+	__u32 kind;
+	__u32 index;
+	__u8 zero[16];
 };
 
 /* One autoload pattern: NUL-terminated glob over request_module names ('*' and '?'). */
 struct mg_glob {
 	char pattern[MG_NAME_LEN];
+};
+
+/* Every record of the policy map has this size; the union exists only to fix it. */
+union mg_policy_value {
+	struct mg_allow_value allow;
+	struct mg_config config;
+	struct mg_glob glob;
 };
 
 /* Event flags. */
@@ -104,6 +136,7 @@ struct mg_event {
 	__u8 sha256[MG_SHA256_LEN];
 	char comm[MG_COMM_LEN];
 	char name[MG_NAME_LEN]; /* request_module name, or the file's basename on the finit path */
+	char path[MG_PATH_LEN]; /* finit_module: the file's path as bpf_d_path saw it, else empty */
 };
 
 /* Per-CPU counters, indexed [hook][verdict]; the trailing slots count losses. */

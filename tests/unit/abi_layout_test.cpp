@@ -15,10 +15,17 @@ TEST(AbiLayout, AllowlistKeyAndValue) {
 }
 
 TEST(AbiLayout, Config) {
-  EXPECT_EQ(sizeof(mg_config), 56u);
+  EXPECT_EQ(sizeof(mg_config), 64u);
   EXPECT_EQ(offsetof(mg_config, policy_digest), 8u);
   EXPECT_EQ(offsetof(mg_config, mode), 40u);
   EXPECT_EQ(offsetof(mg_config, present), 48u);
+  EXPECT_EQ(offsetof(mg_config, n_autoload_allow), 56u);
+}
+
+TEST(AbiLayout, PolicyRecordsShareOneValueSize) {
+  EXPECT_EQ(sizeof(mg_policy_value), 64u);
+  EXPECT_EQ(sizeof(mg_special_key), sizeof(mg_allow_key));
+  EXPECT_EQ(sizeof(MG_KEY_MAGIC) - 1, sizeof(mg_special_key::magic));
 }
 
 TEST(AbiLayout, Event) {
@@ -28,7 +35,8 @@ TEST(AbiLayout, Event) {
   EXPECT_EQ(offsetof(mg_event, sha256), 64u);
   EXPECT_EQ(offsetof(mg_event, comm), 96u);
   EXPECT_EQ(offsetof(mg_event, name), 112u);
-  EXPECT_EQ(sizeof(mg_event), 176u);
+  EXPECT_EQ(offsetof(mg_event, path), 176u);
+  EXPECT_EQ(sizeof(mg_event), 432u);
   EXPECT_EQ(sizeof(mg_event) % 8, 0u) << "ring buffer records should keep 8-byte alignment";
 }
 
