@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   };
   add(register_version);
   add(register_hash);
+  add(register_run);
 
   try {
     app.parse(argc, argv);

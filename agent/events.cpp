@@ -1,0 +1,129 @@
+#include "agent/events.h"
+
+#include <time.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "policy/sha256.h"
+
+namespace modgate {
+namespace {
+
+std::int64_t now_ns(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Kernel strings are fixed arrays that may lack a NUL when full.
+std::string bounded(const char* s, size_t cap) { return std::string(s, strnlen(s, cap)); }
+
+// "cramfs.ko.xz" -> "cramfs": what modprobe calls the module (dashes and underscores are the
+// same to the kernel; the file name's spelling is kept).
+std::string module_name_from_file(std::string file) {
+  for (std::string_view ext : {".ko.xz", ".ko.zst", ".ko.gz", ".ko"}) {
+    if (file.size() > ext.size() && file.ends_with(ext)) return file.substr(0, file.size() - ext.size());
+  }
+  return file;
+}
+
+}  // namespace
+
+const char* hook_name(std::uint32_t hook) {
+  switch (hook) {
+    case MG_HOOK_KERNEL_READ_FILE: return "kernel_read_file";
+    case MG_HOOK_KERNEL_POST_READ_FILE: return "kernel_post_read_file";
+    case MG_HOOK_KERNEL_LOAD_DATA: return "kernel_load_data";
+    case MG_HOOK_KERNEL_POST_LOAD_DATA: return "kernel_post_load_data";
+    case MG_HOOK_KERNEL_MODULE_REQUEST: return "kernel_module_request";
+    default: return "unknown";
+  }
+}
+
+const char* verdict_name(std::uint32_t verdict) {
+  switch (verdict) {
+    case MG_VERDICT_ALLOW: return "allow";
+    case MG_VERDICT_DENY: return "deny";
+    case MG_VERDICT_WOULD_DENY: return "would-deny";
+    default: return "unknown";
+  }
+}
+
+const char* reason_name(std::uint32_t reason) {
+  switch (reason) {
+    case MG_REASON_LISTED: return "listed";
+    case MG_REASON_NOT_LISTED: return "not-listed";
+    case MG_REASON_FORCED: return "forced";
+    case MG_REASON_HASH_FAILED: return "hash-failed";
+    case MG_REASON_NO_POLICY: return "no-policy";
+    case MG_REASON_AUTOLOAD_ALLOW: return "autoload-allow";
+    case MG_REASON_AUTOLOAD_DENY: return "autoload-deny";
+    case MG_REASON_AUTOLOAD_DEFAULT: return "autoload-default";
+    default: return "unknown";
+  }
+}
+
+EventWriter::EventWriter(std::ostream& out, const policy::Policy& policy)
+    : out_(out),
+      policy_(policy),
+      realtime_minus_boot_ns_(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME)) {}
+
+std::string EventWriter::timestamp(std::uint64_t boot_ns) const {
+  std::int64_t ns = static_cast<std::int64_t>(boot_ns) + realtime_minus_boot_ns_;
+  time_t secs = static_cast<time_t>(ns / 1'000'000'000);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[64];
+  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(buf + n, sizeof(buf) - n, ".%09lldZ", static_cast<long long>(ns % 1'000'000'000));
+  return buf;
+}
+
+void EventWriter::write(const mg_event& e) {
+  nlohmann::ordered_json j;
+  j["ts"] = timestamp(e.ts_ns);
+  j["event"] = e.event == MG_EVENT_MODULE_REQUEST ? "module_request" : "module_load";
+  j["verdict"] = verdict_name(e.verdict);
+  j["reason"] = reason_name(e.reason);
+  j["hook"] = hook_name(e.hook);
+  std::string kname = bounded(e.name, sizeof(e.name));
+  std::string path = bounded(e.path, sizeof(e.path));
+  if (e.event == MG_EVENT_MODULE_REQUEST) {
+    j["name"] = kname;
+  } else {
+    bool has_hash = e.reason != MG_REASON_HASH_FAILED && e.reason != MG_REASON_NO_POLICY;
+    j["sha256"] = has_hash ? nlohmann::json(to_hex(e.sha256)) : nlohmann::json(nullptr);
+    j["size"] = e.size;
+    if ((e.flags & MG_EVF_LISTED) && e.entry < policy_.modules.size())
+      j["name"] = policy_.modules[e.entry].name;
+    else if (!kname.empty())
+      j["name"] = module_name_from_file(kname);
+    else
+      j["name"] = nullptr;
+    j["path"] = path.empty() ? nlohmann::json(nullptr) : nlohmann::json(path);
+    j["listed"] = (e.flags & MG_EVF_LISTED) != 0;
+    j["forced"] = (e.flags & MG_EVF_FORCED) != 0;
+    j["compressed"] = (e.flags & MG_EVF_COMPRESSED) != 0;
+  }
+  j["pid"] = e.pid;
+  j["tid"] = e.tid;
+  j["comm"] = bounded(e.comm, sizeof(e.comm));
+  j["uid"] = e.uid;
+  j["policy_version"] = e.policy_version;
+  j["mode"] = e.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run";
+  out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  out_.flush();
+}
+
+void EventWriter::write_lost(std::uint64_t count) {
+  nlohmann::ordered_json j;
+  j["ts"] = timestamp(static_cast<std::uint64_t>(now_ns(CLOCK_BOOTTIME)));
+  j["event"] = "events_lost";
+  j["count"] = count;
+  out_ << j.dump() << "\n";
+  out_.flush();
+}
+
+}  // namespace modgate

@@ -1,0 +1,144 @@
+# Shared by every VM scenario; sourced by busybox ash inside the guest.
+# Each scenario: builds a policy from the guest's real module files, starts the real agent, drives
+# real loads (busybox insmod, kmod modprobe, tests/vm/loadmod.c) and checks verdicts and events.
+
+KREL=$(uname -r)
+MODDIR=/lib/modules/$KREL
+EVENTS=/tmp/events.jsonl
+AGENT_ERR=/tmp/agent.err
+AGENT_PID=
+MODGATE=$(command -v modgate)
+LOADMOD=$(command -v loadmod)
+
+fail() {
+	echo "FAIL: $*"
+	echo "--- agent stderr ---"
+	cat "$AGENT_ERR" 2>/dev/null
+	echo "--- events ---"
+	cat "$EVENTS" 2>/dev/null
+	exit 1
+}
+
+pass() { echo "ok: $*"; }
+
+# Path of a module file in the guest's tree, by module name.
+modfile() {
+	f=$(find "$MODDIR" -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" -o -name "$1.ko.gz" | head -n1)
+	[ -n "$f" ] || fail "module $1 is not in the initramfs"
+	echo "$f"
+}
+
+is_compressed() { case "$1" in *.ko) return 1 ;; *) return 0 ;; esac }
+
+# Decompressed image of a module file (what userspace hands init_module).
+plain_ko() {
+	f=$(modfile "$1")
+	out=/tmp/$1.ko
+	if is_compressed "$f"; then
+		xzcat "$f" >"$out" || fail "cannot decompress $f"
+	else
+		cp "$f" "$out"
+	fi
+	echo "$out"
+}
+
+sha_of() { "$MODGATE" hash "$1" | cut -d' ' -f1; }
+
+# policy_modules NAME... : the modules: section listing both the file's and the decompressed
+# image's hash for each module (one for a plain .ko, where they are equal).
+policy_modules() {
+	echo "modules:"
+	for m in "$@"; do
+		f=$(modfile "$m")
+		echo "  - name: $m"
+		echo "    sha256: $(sha_of "$f")"
+		if is_compressed "$f"; then
+			echo "  - name: $m"
+			echo "    sha256: $(sha_of "$(plain_ko "$m")")"
+			echo "    note: decompressed image"
+		fi
+	done
+}
+
+# write_policy FILE MODE EXTRA_YAML MODULE... ; EXTRA_YAML is inserted verbatim (may be empty).
+write_policy() {
+	file=$1 mode=$2 extra=$3
+	shift 3
+	{
+		echo "version: 1"
+		echo "mode: $mode"
+		[ -n "$extra" ] && printf '%s\n' "$extra"
+		policy_modules "$@"
+	} >"$file"
+}
+
+start_agent() {
+	: >"$EVENTS"
+	"$MODGATE" run --policy "$1" --events "$EVENTS" 2>"$AGENT_ERR" &
+	AGENT_PID=$!
+	i=0
+	while ! grep -q ready "$AGENT_ERR" 2>/dev/null; do
+		kill -0 "$AGENT_PID" 2>/dev/null || fail "agent exited before ready"
+		i=$((i + 1))
+		[ "$i" -lt 600 ] || fail "agent not ready after 60 s"
+		sleep 0.1
+	done
+	pass "agent ready ($(grep ready "$AGENT_ERR"))"
+}
+
+stop_agent() {
+	[ -n "$AGENT_PID" ] || return 0
+	kill "$AGENT_PID"
+	wait "$AGENT_PID" || fail "agent exited with status $? on SIGTERM"
+	AGENT_PID=
+}
+
+# Events are written by the agent asynchronously; wait until N lines match all patterns.
+wait_events() {
+	want=$1
+	shift
+	i=0
+	while :; do
+		n=$(match_events "$@")
+		[ "$n" -ge "$want" ] && break
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || break
+		sleep 0.1
+	done
+	echo "$n"
+}
+
+match_events() {
+	lines=$(cat "$EVENTS")
+	for pat in "$@"; do
+		lines=$(printf '%s\n' "$lines" | grep -F -- "$pat")
+	done
+	[ -n "$lines" ] && printf '%s\n' "$lines" | wc -l || echo 0
+}
+
+# expect_event COUNT PATTERN... : exactly COUNT event lines contain every pattern.
+expect_event() {
+	want=$1
+	shift
+	n=$(wait_events "$want" "$@")
+	sleep 0.3
+	n=$(match_events "$@")
+	[ "$n" -eq "$want" ] || fail "expected $want event(s) matching $*, found $n"
+	pass "$want event(s) matching $*"
+}
+
+loaded() { grep -q "^$1 " /proc/modules; }
+
+unload() { loaded "$1" && rmmod "$1" 2>/dev/null; true; }
+
+# expect_errno ERRNO CMD... : loadmod exits with the errno (0 = success).
+expect_errno() {
+	want=$1
+	shift
+	"$@"
+	rc=$?
+	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want"
+	pass "'$*' -> $rc"
+}
+
+EPERM=1
