@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "modgate_abi.h"
+#include "policy/glob.h"
 #include "policy/result.h"
 #include "policy/sha256.h"
 
@@ -25,7 +26,8 @@ struct ModuleEntry {
   int line = 0;  // where the entry starts in the file, for messages
 };
 
-// Globs over request_module() names; deny wins over allow, and default applies when neither matches.
+// Globs over request_module() names; deny wins over allow, and default applies when neither
+// matches.
 struct Autoload {
   AutoloadDefault default_action = AutoloadDefault::kAllow;
   std::vector<std::string> allow, deny;
@@ -42,6 +44,11 @@ struct Policy {
   bool allow_empty = false;
   Sha256 digest{};  // canonical digest (docs/policy.md), filled by the parser
 };
+
+// A policy is a text file an operator writes; anything bigger than this is refused before reading
+// (a full distribution tree with compressed and payload hashes is about 5 MiB of YAML, and yaml-cpp
+// needs tens of bytes of memory per byte of input).
+inline constexpr std::uint64_t kMaxPolicyBytes = 16ull << 20;
 
 // Parses and validates. On failure the Error's message holds one "FILE:LINE:COL: message" line per
 // problem found, newline-separated.
@@ -63,5 +70,12 @@ struct CompiledPolicy {
 Result<CompiledPolicy> compile(const Policy& policy);
 
 std::string_view mode_name(Mode m);
+std::string_view autoload_default_name(AutoloadDefault d);
+
+// The byte string the policy digest is computed over (docs/policy.md, "Canonical form"):
+// independent of key order, list order, comments, quoting and whitespace in the file.
+std::string canonical_form(const Policy& policy);
+// SHA-256 of canonical_form(); parse_policy stores it in Policy::digest.
+Sha256 policy_digest(const Policy& policy);
 
 }  // namespace modgate::policy

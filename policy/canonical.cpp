@@ -1,0 +1,90 @@
+// The canonical form the policy digest is computed over. docs/policy.md specifies it byte for byte;
+// a change here changes every deployed policy's digest, so it carries a format tag.
+#include <algorithm>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "policy/policy.h"
+
+namespace modgate::policy {
+namespace {
+
+// Length-prefixed, so no byte a string may hold (newlines in a note included) can be mistaken for
+// structure, and no escaping rules need specifying.
+void put_string(std::string& out, std::string_view s) {
+  out += std::to_string(s.size());
+  out += ':';
+  out += s;
+}
+
+void put_optional(std::string& out, const std::optional<std::string>& s) {
+  out += ' ';
+  if (s)
+    put_string(out, *s);
+  else
+    out += '-';
+}
+
+void put_list(std::string& out, std::string_view key, std::vector<std::string> items) {
+  std::sort(items.begin(), items.end());
+  out += key;
+  out += ' ';
+  out += std::to_string(items.size());
+  out += '\n';
+  for (const auto& s : items) {
+    put_string(out, s);
+    out += '\n';
+  }
+}
+
+std::string_view flag(bool b) { return b ? "true" : "false"; }
+
+}  // namespace
+
+std::string_view mode_name(Mode m) { return m == Mode::kEnforce ? "enforce" : "dry-run"; }
+
+std::string_view autoload_default_name(AutoloadDefault d) {
+  return d == AutoloadDefault::kDeny ? "deny" : "allow";
+}
+
+std::string canonical_form(const Policy& p) {
+  std::string out = "modgate-policy-canonical 1\n";
+  out += "version " + std::to_string(p.version) + "\n";
+  out += "mode " + std::string(mode_name(p.mode)) + "\n";
+  out += "log_allowed " + std::string(flag(p.log_allowed)) + "\n";
+  out += "allow_forced " + std::string(flag(p.allow_forced)) + "\n";
+  out += "allow_empty " + std::string(flag(p.allow_empty)) + "\n";
+  put_list(out, "kernels", p.kernels);
+  out += "autoload.default " + std::string(autoload_default_name(p.autoload.default_action)) + "\n";
+  put_list(out, "autoload.allow", p.autoload.allow);
+  put_list(out, "autoload.deny", p.autoload.deny);
+
+  std::vector<const ModuleEntry*> mods;
+  mods.reserve(p.modules.size());
+  for (const auto& m : p.modules) mods.push_back(&m);
+  // (name, sha256) is unique in a valid policy, so this order is total.
+  std::sort(mods.begin(), mods.end(), [](const ModuleEntry* a, const ModuleEntry* b) {
+    return std::tie(a->name, a->sha256) < std::tie(b->name, b->sha256);
+  });
+  out += "modules " + std::to_string(mods.size()) + "\n";
+  for (const auto* m : mods) {
+    put_string(out, m->name);
+    out += ' ';
+    out += to_hex(m->sha256);
+    put_optional(out, m->version);
+    put_optional(out, m->vermagic);
+    put_optional(out, m->signer);
+    put_optional(out, m->path);
+    put_optional(out, m->note);
+    out += '\n';
+  }
+  return out;
+}
+
+Sha256 policy_digest(const Policy& p) {
+  std::string c = canonical_form(p);
+  return sha256({reinterpret_cast<const std::uint8_t*>(c.data()), c.size()});
+}
+
+}  // namespace modgate::policy

@@ -1,0 +1,63 @@
+// Policy → map contents. The parser already refuses what cannot compile, but Policy values are also
+// built in code (tests, the agent's fallbacks), so the map limits are checked again here.
+#include <cstring>
+#include <string>
+
+#include "policy/policy.h"
+
+namespace modgate::policy {
+namespace {
+
+Result<Ok> add_globs(const std::vector<std::string>& patterns, std::string_view list,
+                     std::vector<mg_glob>& out) {
+  if (patterns.size() > MG_GLOB_MAX)
+    return Error{"autoload." + std::string(list) + " has " + std::to_string(patterns.size()) +
+                 " patterns; the kernel's table holds " + std::to_string(MG_GLOB_MAX)};
+  for (const auto& p : patterns) {
+    if (p.empty() || p.size() >= MG_NAME_LEN)
+      return Error{"autoload." + std::string(list) + " pattern '" + p + "' is " +
+                   std::to_string(p.size()) + " bytes; it must be 1 to " +
+                   std::to_string(MG_NAME_LEN - 1)};
+    // The BPF side stops at the first NUL, so one inside would silently shorten the pattern.
+    if (p.find('\0') != std::string::npos)
+      return Error{"autoload." + std::string(list) + " pattern contains a NUL byte"};
+    mg_glob g{};
+    std::memcpy(g.pattern, p.data(), p.size());
+    out.push_back(g);
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<CompiledPolicy> compile(const Policy& policy) {
+  CompiledPolicy c;
+  c.config.present = 1;
+  c.config.policy_version = policy.version;
+  // Recomputed rather than copied from policy.digest, so the digest the kernel reports always
+  // describes exactly the entries written, even for a Policy built or edited in code.
+  Sha256 digest = policy_digest(policy);
+  static_assert(sizeof(c.config.policy_digest) == sizeof(digest));
+  std::memcpy(c.config.policy_digest, digest.data(), digest.size());
+  c.config.mode = policy.mode == Mode::kEnforce ? MG_MODE_ENFORCE : MG_MODE_DRY_RUN;
+  if (policy.log_allowed) c.config.flags |= MG_CFG_LOG_ALLOWED;
+  if (policy.allow_forced) c.config.flags |= MG_CFG_ALLOW_FORCED;
+  if (policy.autoload.default_action == AutoloadDefault::kAllow)
+    c.config.flags |= MG_CFG_AUTOLOAD_DEFAULT_ALLOW;
+
+  if (policy.modules.size() > UINT32_MAX)
+    return Error{"the policy has more modules than an entry index can hold"};
+  c.allow.reserve(policy.modules.size());
+  for (std::size_t i = 0; i < policy.modules.size(); i++) {
+    CompiledPolicy::AllowEntry e{};
+    std::memcpy(e.key.sha256, policy.modules[i].sha256.data(), MG_SHA256_LEN);
+    e.value.entry = static_cast<__u32>(i);
+    e.value.flags = 0;
+    c.allow.push_back(e);
+  }
+  if (auto r = add_globs(policy.autoload.allow, "allow", c.autoload_allow); !r) return r.error();
+  if (auto r = add_globs(policy.autoload.deny, "deny", c.autoload_deny); !r) return r.error();
+  return c;
+}
+
+}  // namespace modgate::policy
