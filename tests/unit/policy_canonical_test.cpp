@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "policy/policy.h"
+#include "policy_test_util.h"
+
+namespace modgate::policy {
+namespace {
+
+using ::modgate::policy::testing::hash_hex;
+
+Policy parsed(const std::string& text) {
+  auto r = parse_policy(text, "p.yaml");
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? *r : Policy{};
+}
+
+const std::string kA =
+    "version: 5\nmode: enforce\nkernels: [\"6.1.*\", \"6.12.*\"]\n"
+    "autoload:\n  default: deny\n  allow: [fs-*, net-pf-*]\n"
+    "modules:\n- name: b\n  sha256: " +
+    hash_hex(2) + "\n- name: a\n  sha256: " + hash_hex(1) + "\n  note: \"two\\nlines\"\n";
+
+TEST(PolicyCanonical, FormIsSpecifiedByteForByte) {
+  // docs/policy.md quotes this encoding; changing it changes every deployed digest.
+  std::string expected =
+      "modgate-policy-canonical 1\n"
+      "version 5\n"
+      "mode enforce\n"
+      "log_allowed false\n"
+      "allow_forced false\n"
+      "allow_empty false\n"
+      "kernels 2\n"
+      "5:6.1.*\n"
+      "6:6.12.*\n"
+      "autoload.default deny\n"
+      "autoload.allow 2\n"
+      "4:fs-*\n"
+      "8:net-pf-*\n"
+      "autoload.deny 0\n"
+      "modules 2\n"
+      "1:a " +
+      hash_hex(1) +
+      " - - - - 9:two\nlines\n"
+      "1:b " +
+      hash_hex(2) + " - - - - -\n";
+  EXPECT_EQ(canonical_form(parsed(kA)), expected);
+}
+
+TEST(PolicyCanonical, DigestIsStableUnderKeyOrderListOrderAndWhitespace) {
+  const std::string reordered =
+      "# same policy, written differently\n"
+      "modules:\n"
+      "  -   sha256: '" +
+      hash_hex(1) +
+      "'\n"
+      "      note: |-\n        two\n        lines\n"
+      "      name: a\n"
+      "  - {name: b,   sha256: " +
+      hash_hex(2) +
+      "}\n"
+      "autoload: {allow: [net-pf-*, fs-*], default: deny}\n"
+      "kernels:\n  - 6.12.*\n  - 6.1.*\n"
+      "mode:    enforce\n"
+      "version: 5\n";
+  EXPECT_EQ(parsed(kA).digest, parsed(reordered).digest);
+}
+
+TEST(PolicyCanonical, DigestChangesWithEveryField) {
+  Sha256 base = parsed(kA).digest;
+  auto changed = [&](const std::string& from, const std::string& to) {
+    std::string t = kA;
+    auto pos = t.find(from);
+    EXPECT_NE(pos, std::string::npos) << from;
+    t.replace(pos, from.size(), to);
+    return parsed(t).digest != base;
+  };
+  EXPECT_TRUE(changed("version: 5", "version: 6"));
+  EXPECT_TRUE(changed("mode: enforce", "mode: dry-run"));
+  EXPECT_TRUE(changed("\"6.1.*\", ", ""));
+  EXPECT_TRUE(changed("default: deny", "default: allow"));
+  EXPECT_TRUE(changed("fs-*, ", ""));
+  EXPECT_TRUE(changed("allow: [fs-*, net-pf-*]", "allow: [fs-*]\n  deny: [net-pf-*]"));
+  EXPECT_TRUE(changed("name: b", "name: c"));
+  EXPECT_TRUE(changed(hash_hex(2), hash_hex(3)));
+  EXPECT_TRUE(changed("two\\nlines", "two lines"));
+  EXPECT_TRUE(changed("mode: enforce\n", "mode: enforce\nlog_allowed: true\n"));
+  EXPECT_TRUE(changed("mode: enforce\n", "mode: enforce\nallow_forced: true\n"));
+  EXPECT_TRUE(changed("mode: enforce\n", "mode: enforce\nallow_empty: true\n"));
+  EXPECT_TRUE(changed("name: b\n", "name: b\n  path: x\n"));
+  EXPECT_TRUE(changed("name: b\n", "name: b\n  signer: x\n"));
+}
+
+TEST(PolicyCanonical, AbsentAndEmptyOptionalFieldsDiffer) {
+  std::string base =
+      "version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + hash_hex(1) + "\n";
+  EXPECT_NE(parsed(base).digest, parsed(base + "  note: \"\"\n").digest);
+}
+
+TEST(PolicyCanonical, LengthPrefixKeepsFieldBoundariesUnambiguous) {
+  // Without the length prefix, these two would serialise to the same bytes.
+  std::string base =
+      "version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + hash_hex(1) + "\n";
+  EXPECT_NE(parsed(base + "  version: \"1 -\"\n").digest,
+            parsed(base + "  version: \"1\"\n  vermagic: \"\"\n").digest);
+}
+
+}  // namespace
+}  // namespace modgate::policy
