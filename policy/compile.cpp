@@ -57,6 +57,8 @@ Result<CompiledPolicy> compile(const Policy& policy) {
   }
   if (auto r = add_globs(policy.autoload.allow, "allow", c.autoload_allow); !r) return r.error();
   if (auto r = add_globs(policy.autoload.deny, "deny", c.autoload_deny); !r) return r.error();
+  c.config.n_autoload_allow = static_cast<__u32>(c.autoload_allow.size());
+  c.config.n_autoload_deny = static_cast<__u32>(c.autoload_deny.size());
   return c;
 }
 

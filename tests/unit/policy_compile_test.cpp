@@ -69,6 +69,8 @@ TEST(PolicyCompile, GlobsAreNulTerminatedAndZeroPadded) {
   for (std::size_t i = 4; i < MG_NAME_LEN; i++) EXPECT_EQ(c->autoload_allow[0].pattern[i], 0);
   EXPECT_EQ(std::string(c->autoload_allow[1].pattern), std::string(63, 'x'));
   EXPECT_STREQ(c->autoload_deny[0].pattern, "char-major-?");
+  EXPECT_EQ(c->config.n_autoload_allow, 2u);
+  EXPECT_EQ(c->config.n_autoload_deny, 1u);
 }
 
 TEST(PolicyCompile, RejectsTooManyPatterns) {
