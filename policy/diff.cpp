@@ -1,0 +1,71 @@
+#include "policy/diff.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace modgate::policy {
+namespace {
+
+std::string flag(bool b) { return b ? "true" : "false"; }
+
+void set_difference(const std::vector<std::string>& a, const std::vector<std::string>& b,
+                    std::vector<std::string>& only_a, std::vector<std::string>& only_b) {
+  std::set<std::string> sa(a.begin(), a.end()), sb(b.begin(), b.end());
+  std::set_difference(sa.begin(), sa.end(), sb.begin(), sb.end(), std::back_inserter(only_a));
+  std::set_difference(sb.begin(), sb.end(), sa.begin(), sa.end(), std::back_inserter(only_b));
+}
+
+}  // namespace
+
+bool PolicyDiff::empty() const {
+  return settings.empty() && added.empty() && removed.empty() && changed.empty() &&
+         kernels_added.empty() && kernels_removed.empty() && autoload_allow_added.empty() &&
+         autoload_allow_removed.empty() && autoload_deny_added.empty() &&
+         autoload_deny_removed.empty();
+}
+
+PolicyDiff diff_policies(const Policy& a, const Policy& b) {
+  PolicyDiff d;
+  auto setting = [&](std::string key, std::string from, std::string to) {
+    if (from != to) d.settings.push_back({std::move(key), std::move(from), std::move(to)});
+  };
+  setting("version", std::to_string(a.version), std::to_string(b.version));
+  setting("mode", std::string(mode_name(a.mode)), std::string(mode_name(b.mode)));
+  setting("autoload.default", std::string(autoload_default_name(a.autoload.default_action)),
+          std::string(autoload_default_name(b.autoload.default_action)));
+  setting("log_allowed", flag(a.log_allowed), flag(b.log_allowed));
+  setting("allow_forced", flag(a.allow_forced), flag(b.allow_forced));
+  setting("allow_empty", flag(a.allow_empty), flag(b.allow_empty));
+
+  using Key = std::tuple<std::string, Sha256>;
+  std::map<Key, const ModuleEntry*> ma, mb;
+  for (const auto& m : a.modules) ma.emplace(Key{m.name, m.sha256}, &m);
+  for (const auto& m : b.modules) mb.emplace(Key{m.name, m.sha256}, &m);
+  for (const auto& [k, m] : ma) {
+    auto it = mb.find(k);
+    if (it == mb.end()) {
+      d.removed.push_back(*m);
+      continue;
+    }
+    const ModuleEntry& n = *it->second;
+    PolicyDiff::Changed c{*m, n, {}};
+    if (m->version != n.version) c.fields.push_back("version");
+    if (m->vermagic != n.vermagic) c.fields.push_back("vermagic");
+    if (m->signer != n.signer) c.fields.push_back("signer");
+    if (m->path != n.path) c.fields.push_back("path");
+    if (m->note != n.note) c.fields.push_back("note");
+    if (!c.fields.empty()) d.changed.push_back(std::move(c));
+  }
+  for (const auto& [k, m] : mb)
+    if (!ma.count(k)) d.added.push_back(*m);
+
+  set_difference(a.kernels, b.kernels, d.kernels_removed, d.kernels_added);
+  set_difference(a.autoload.allow, b.autoload.allow, d.autoload_allow_removed,
+                 d.autoload_allow_added);
+  set_difference(a.autoload.deny, b.autoload.deny, d.autoload_deny_removed, d.autoload_deny_added);
+  return d;
+}
+
+}  // namespace modgate::policy

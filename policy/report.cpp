@@ -1,0 +1,144 @@
+#include "policy/report.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace modgate::policy {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string dump(const Json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+Json module_json(const ModuleEntry& m) {
+  Json j;
+  j["name"] = m.name;
+  j["sha256"] = to_hex(m.sha256);
+  auto opt = [&](const char* key, const std::optional<std::string>& v) {
+    if (v) j[key] = *v;
+  };
+  opt("version", m.version);
+  opt("vermagic", m.vermagic);
+  opt("signer", m.signer);
+  opt("path", m.path);
+  opt("note", m.note);
+  if (m.line > 0) j["line"] = m.line;
+  return j;
+}
+
+std::string list(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+std::size_t distinct_names(const Policy& p) {
+  std::set<std::string> names;
+  for (const auto& m : p.modules) names.insert(m.name);
+  return names.size();
+}
+
+std::string module_line(const ModuleEntry& m) {
+  std::string s = m.name + "  " + to_hex(m.sha256);
+  if (m.version) s += "  version " + *m.version;
+  if (m.note) s += "  (" + *m.note + ")";
+  return s;
+}
+
+}  // namespace
+
+std::string show_text(const Policy& p, const std::string& file, bool list_modules) {
+  std::ostringstream o;
+  o << "policy:       " << file << "\n"
+    << "digest:       " << to_hex(p.digest) << "\n"
+    << "version:      " << p.version << "\n"
+    << "mode:         " << mode_name(p.mode) << "\n"
+    << "kernels:      " << (p.kernels.empty() ? "any" : list(p.kernels)) << "\n"
+    << "modules:      " << p.modules.size() << " entries, " << distinct_names(p) << " names\n"
+    << "autoload:     default " << autoload_default_name(p.autoload.default_action) << "; allow "
+    << (p.autoload.allow.empty() ? "none" : list(p.autoload.allow)) << "; deny "
+    << (p.autoload.deny.empty() ? "none" : list(p.autoload.deny)) << "\n"
+    << "log_allowed:  " << (p.log_allowed ? "true" : "false") << "\n"
+    << "allow_forced: " << (p.allow_forced ? "true" : "false") << "\n"
+    << "allow_empty:  " << (p.allow_empty ? "true" : "false") << "\n";
+  if (list_modules)
+    for (const auto& m : p.modules) o << "  " << module_line(m) << "\n";
+  return o.str();
+}
+
+std::string show_json(const Policy& p, const std::string& file) {
+  Json j;
+  j["file"] = file;
+  j["digest"] = to_hex(p.digest);
+  j["version"] = p.version;
+  j["mode"] = mode_name(p.mode);
+  j["kernels"] = p.kernels;
+  j["log_allowed"] = p.log_allowed;
+  j["allow_forced"] = p.allow_forced;
+  j["allow_empty"] = p.allow_empty;
+  j["autoload"] = {{"default", autoload_default_name(p.autoload.default_action)},
+                   {"allow", p.autoload.allow},
+                   {"deny", p.autoload.deny}};
+  j["module_names"] = distinct_names(p);
+  Json mods = Json::array();
+  for (const auto& m : p.modules) mods.push_back(module_json(m));
+  j["modules"] = std::move(mods);
+  return dump(j);
+}
+
+std::string diff_text(const PolicyDiff& d, const Policy& from, const Policy& to) {
+  std::ostringstream o;
+  o << "--- digest " << to_hex(from.digest) << "\n+++ digest " << to_hex(to.digest) << "\n";
+  if (d.empty()) {
+    o << "no differences\n";
+    return o.str();
+  }
+  for (const auto& s : d.settings) o << s.key << ": " << s.from << " -> " << s.to << "\n";
+  auto strings = [&](const char* what, const std::vector<std::string>& removed,
+                     const std::vector<std::string>& added) {
+    for (const auto& s : removed) o << what << ": - " << s << "\n";
+    for (const auto& s : added) o << what << ": + " << s << "\n";
+  };
+  strings("kernels", d.kernels_removed, d.kernels_added);
+  strings("autoload.allow", d.autoload_allow_removed, d.autoload_allow_added);
+  strings("autoload.deny", d.autoload_deny_removed, d.autoload_deny_added);
+  for (const auto& m : d.removed) o << "- " << module_line(m) << "\n";
+  for (const auto& m : d.added) o << "+ " << module_line(m) << "\n";
+  for (const auto& c : d.changed)
+    o << "~ " << c.to.name << "  " << to_hex(c.to.sha256) << "  " << list(c.fields) << "\n";
+  o << d.added.size() << " added, " << d.removed.size() << " removed, " << d.changed.size()
+    << " changed\n";
+  return o.str();
+}
+
+std::string diff_json(const PolicyDiff& d, const Policy& from, const Policy& to) {
+  Json j;
+  j["from_digest"] = to_hex(from.digest);
+  j["to_digest"] = to_hex(to.digest);
+  j["identical"] = d.empty();
+  Json settings = Json::array();
+  for (const auto& s : d.settings)
+    settings.push_back({{"key", s.key}, {"from", s.from}, {"to", s.to}});
+  j["settings"] = std::move(settings);
+  j["kernels"] = {{"added", d.kernels_added}, {"removed", d.kernels_removed}};
+  j["autoload"] = {
+      {"allow", {{"added", d.autoload_allow_added}, {"removed", d.autoload_allow_removed}}},
+      {"deny", {{"added", d.autoload_deny_added}, {"removed", d.autoload_deny_removed}}}};
+  auto mods = [](const std::vector<ModuleEntry>& v) {
+    Json a = Json::array();
+    for (const auto& m : v) a.push_back(module_json(m));
+    return a;
+  };
+  j["modules"] = {{"added", mods(d.added)}, {"removed", mods(d.removed)}};
+  Json changed = Json::array();
+  for (const auto& c : d.changed)
+    changed.push_back(
+        {{"from", module_json(c.from)}, {"to", module_json(c.to)}, {"fields", c.fields}});
+  j["modules"]["changed"] = std::move(changed);
+  return dump(j);
+}
+
+}  // namespace modgate::policy
