@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,7 +14,7 @@
 #include <vector>
 
 #include "agent/bpf/libbpf_log.h"
-#include "modgate.skel.h"
+#include "modgate_lsm.skel.h"
 
 namespace modgate {
 namespace {
@@ -59,6 +60,11 @@ bool kernel_has_function(const char* name) {
 Result<Ok> preflight() {
   if (::geteuid() != 0)
     return Error{"modgate must run as root: it loads BPF LSM programs (CAP_BPF, CAP_SYS_ADMIN)."};
+  // Minimal systems and early boot often have securityfs unmounted; mounting it is harmless and
+  // what systemd would do.
+  if (::access("/sys/kernel/security/lsm", R_OK) != 0)
+    ::mount("securityfs", "/sys/kernel/security", "securityfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            nullptr);
   std::ifstream lsm("/sys/kernel/security/lsm");
   std::string list;
   if (!lsm || !std::getline(lsm, list))
@@ -81,13 +87,13 @@ Result<Ok> preflight() {
 Result<std::unique_ptr<Enforcer>> Enforcer::load() {
   std::unique_ptr<Enforcer> e(new Enforcer());
   LibbpfLogCapture log;
-  e->skel_ = modgate__open();
+  e->skel_ = modgate_lsm__open();
   if (!e->skel_) return Error{"cannot open modgate's BPF object: " + errstr(errno)};
   // The ia32 entry exists only with CONFIG_IA32_EMULATION; without it there is no 32-bit
   // finit_module to watch, and libbpf would fail the whole load on the missing target.
   if (!kernel_has_function("__ia32_sys_finit_module"))
     bpf_program__set_autoload(e->skel_->progs.finit_enter_ia32, false);
-  if (int err = modgate__load(e->skel_)) {
+  if (int err = modgate_lsm__load(e->skel_)) {
     std::string tail = log.tail(15);
     if (err == -EPERM || err == -EACCES) {
       if (tail.find("processed ") != std::string::npos || tail.find("R0 ") != std::string::npos)
@@ -106,7 +112,7 @@ Result<std::unique_ptr<Enforcer>> Enforcer::load() {
 
 Enforcer::~Enforcer() {
   ring_buffer__free(rb_);
-  modgate__destroy(skel_);
+  modgate_lsm__destroy(skel_);
 }
 
 Result<Ok> Enforcer::install(const policy::CompiledPolicy& c) {
@@ -161,7 +167,7 @@ Result<Ok> Enforcer::install(const policy::CompiledPolicy& c) {
 
 Result<Ok> Enforcer::attach() {
   LibbpfLogCapture log;
-  if (int err = modgate__attach(skel_))
+  if (int err = modgate_lsm__attach(skel_))
     return Error{"attaching modgate's programs to the kernel failed (" + errstr(err) + ")" +
                  (log.tail(3).empty() ? std::string(".") : ": " + log.tail(3))};
   return Ok{};

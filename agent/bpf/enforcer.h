@@ -1,4 +1,4 @@
-// The one owner of bpf/modgate.bpf.c's skeleton: open, load, attach, install a policy, drain
+// The one owner of bpf/modgate_lsm.bpf.c's skeleton: open, load, attach, install a policy, drain
 // events, read counters. Every failure comes back as one sentence naming the step.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include "policy/policy.h"
 #include "policy/result.h"
 
-struct modgate;  // the bpftool skeleton
+struct modgate_lsm;  // the bpftool skeleton of bpf/modgate_lsm.bpf.c
 struct ring_buffer;
 
 namespace modgate {
@@ -47,7 +47,7 @@ class Enforcer {
   Enforcer() = default;
   static int on_event(void* ctx, void* data, size_t size);
 
-  struct modgate* skel_ = nullptr;
+  struct modgate_lsm* skel_ = nullptr;
   struct ring_buffer* rb_ = nullptr;
   EventFn event_fn_;
   std::uint64_t malformed_events_ = 0;

@@ -41,11 +41,12 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* One policy = one hash map (see modgate_abi.h); slot 0 of this array holds the one in force. */
+/* Sizes, not types: libbpf 1.1 cannot size BTF key types of an inner map definition. */
 struct policy_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
-	__type(key, struct mg_allow_key);
-	__type(value, union mg_policy_value);
+	__uint(key_size, sizeof(struct mg_allow_key));
+	__uint(value_size, sizeof(union mg_policy_value));
 };
 
 struct {
