@@ -1,0 +1,135 @@
+#include "policy/modinfo.h"
+
+#include <gelf.h>
+#include <libelf.h>
+#include <openssl/cms.h>
+#include <openssl/x509.h>
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string_view>
+
+#include "policy/sha256.h"
+
+namespace modgate::policy {
+namespace {
+
+// include/linux/module_signature.h
+constexpr std::string_view kSigMagic = "~Module signature appended~\n";
+constexpr std::size_t kSigInfoLen = 12;  // struct module_signature
+constexpr std::uint8_t kPkeyIdPkcs7 = 2;
+
+void init_libelf() {
+  static std::once_flag once;
+  std::call_once(once, [] { elf_version(EV_CURRENT); });
+}
+
+struct ElfCloser {
+  void operator()(Elf* e) const { elf_end(e); }
+};
+
+}  // namespace
+
+Result<ModInfo> read_modinfo(std::span<const std::uint8_t> image) {
+  init_libelf();
+  // libelf only reads through this pointer for an ELF_C_READ descriptor made by elf_memory.
+  std::unique_ptr<Elf, ElfCloser> elf(
+      elf_memory(reinterpret_cast<char*>(const_cast<std::uint8_t*>(image.data())), image.size()));
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return Error{"is not an ELF file"};
+  GElf_Ehdr eh;
+  if (!gelf_getehdr(elf.get(), &eh)) return Error{std::string("bad ELF header: ") + elf_errmsg(-1)};
+  if (eh.e_type != ET_REL) return Error{"is an ELF file but not a relocatable object (a module)"};
+  std::size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf.get(), &shstrndx) != 0)
+    return Error{std::string("bad ELF section table: ") + elf_errmsg(-1)};
+
+  for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn; scn = elf_nextscn(elf.get(), scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh)) return Error{std::string("bad ELF section: ") + elf_errmsg(-1)};
+    const char* name = elf_strptr(elf.get(), shstrndx, sh.sh_name);
+    if (!name || std::strcmp(name, ".modinfo") != 0) continue;
+    if (sh.sh_type == SHT_NOBITS) return Error{".modinfo section has no contents"};
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (!data || !data->d_buf) return Error{std::string("unreadable .modinfo: ") + elf_errmsg(-1)};
+    std::string_view info(static_cast<const char*>(data->d_buf), data->d_size);
+    ModInfo mi;
+    // NUL-separated key=value strings, possibly with NUL padding between them.
+    while (!info.empty()) {
+      auto end = info.find('\0');
+      std::string_view kv = info.substr(0, end);
+      info = end == std::string_view::npos ? std::string_view() : info.substr(end + 1);
+      auto eq = kv.find('=');
+      if (eq == std::string_view::npos) continue;
+      auto key = kv.substr(0, eq);
+      std::string value(kv.substr(eq + 1));
+      // The first occurrence wins, as modinfo(8) and the kernel's get_modinfo() read it.
+      if (key == "name" && !mi.name) mi.name = value;
+      if (key == "version" && !mi.version) mi.version = value;
+      if (key == "vermagic" && !mi.vermagic) mi.vermagic = value;
+    }
+    return mi;
+  }
+  return Error{"has no .modinfo section; not a kernel module"};
+}
+
+Result<std::optional<std::string>> module_signer(std::span<const std::uint8_t> image) {
+  if (image.size() < kSigMagic.size() || std::memcmp(image.data() + image.size() - kSigMagic.size(),
+                                                     kSigMagic.data(), kSigMagic.size()) != 0)
+    return std::optional<std::string>();
+  std::size_t rest = image.size() - kSigMagic.size();
+  if (rest < kSigInfoLen) return Error{"module signature trailer is truncated"};
+  const std::uint8_t* info = image.data() + rest - kSigInfoLen;
+  std::uint32_t sig_len = static_cast<std::uint32_t>(info[8]) << 24 |
+                          static_cast<std::uint32_t>(info[9]) << 16 |
+                          static_cast<std::uint32_t>(info[10]) << 8 | info[11];
+  rest -= kSigInfoLen;
+  if (info[2] != kPkeyIdPkcs7)
+    return Error{"module signature has id type " + std::to_string(info[2]) + ", not PKCS#7"};
+  if (sig_len == 0 || sig_len > rest)
+    return Error{"module signature length " + std::to_string(sig_len) + " exceeds the file"};
+  const std::uint8_t* sig = image.data() + rest - sig_len;
+
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(sig, static_cast<int>(sig_len)),
+                                                BIO_free);
+  if (!bio) return Error{"out of memory reading the module signature"};
+  std::unique_ptr<CMS_ContentInfo, decltype(&CMS_ContentInfo_free)> cms(
+      d2i_CMS_bio(bio.get(), nullptr), CMS_ContentInfo_free);
+  if (!cms) return Error{"module signature is not valid PKCS#7/CMS"};
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+  if (!infos || sk_CMS_SignerInfo_num(infos) < 1) return Error{"module signature has no signer"};
+  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, 0);
+  ASN1_OCTET_STRING* keyid = nullptr;
+  X509_NAME* issuer = nullptr;
+  ASN1_INTEGER* serial = nullptr;
+  if (CMS_SignerInfo_get0_signer_id(si, &keyid, &issuer, &serial) != 1)
+    return Error{"module signature names no signer"};
+  if (issuer) {
+    int idx = X509_NAME_get_index_by_NID(issuer, NID_commonName, -1);
+    if (idx >= 0) {
+      ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(issuer, idx));
+      unsigned char* utf8 = nullptr;
+      int n = ASN1_STRING_to_UTF8(&utf8, cn);
+      if (n >= 0) {
+        std::string s(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
+        OPENSSL_free(utf8);
+        return std::optional<std::string>(std::move(s));
+      }
+    }
+    // No CN: the whole issuer name, in OpenSSL's one-line RFC 2253 form.
+    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+    if (out && X509_NAME_print_ex(out.get(), issuer, 0, XN_FLAG_RFC2253) >= 0) {
+      char* p = nullptr;
+      long len = BIO_get_mem_data(out.get(), &p);
+      if (len > 0) return std::optional<std::string>(std::string(p, static_cast<std::size_t>(len)));
+    }
+    return Error{"module signature's issuer name is unreadable"};
+  }
+  if (keyid)
+    return std::optional<std::string>(
+        "skid:" + to_hex({ASN1_STRING_get0_data(keyid),
+                          static_cast<std::size_t>(ASN1_STRING_length(keyid))}));
+  return Error{"module signature names no signer"};
+}
+
+}  // namespace modgate::policy
