@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add(register_version);
   add(register_hash);
   add(register_run);
+  add(register_policy);
 
   try {
     app.parse(argc, argv);

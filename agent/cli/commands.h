@@ -20,5 +20,6 @@ using Runner = std::function<int()>;
 Runner register_version(CLI::App& app);
 Runner register_hash(CLI::App& app);
 Runner register_run(CLI::App& app);
+Runner register_policy(CLI::App& app);
 
 }  // namespace modgate::cli
