@@ -1,0 +1,194 @@
+// The `modgate policy` commands as an operator runs them: exit codes, output streams, files.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "policy/policy.h"
+#include "policy_test_util.h"
+
+namespace modgate::policy {
+namespace {
+
+namespace fs = std::filesystem;
+using ::modgate::policy::testing::data_path;
+using ::modgate::policy::testing::hash_hex;
+using ::modgate::policy::testing::TempDir;
+using ::modgate::policy::testing::write_file;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct CommandResult {
+  int rc;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class PolicyCli : public ::testing::Test {
+ protected:
+  CommandResult run_modgate(const std::string& args) {
+    std::string cmd = std::string(MODGATE_BIN) + " " + args + " >" + (t_ / "stdout") + " 2>" +
+                      (t_ / "stderr") + " </dev/null";
+    int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(t_ / "stdout"),
+            slurp(t_ / "stderr")};
+  }
+  std::string policy(const std::string& name, const std::string& text) {
+    write_file(t_.path() / name, text);
+    return t_ / name;
+  }
+  TempDir t_;
+};
+
+const std::string kPolicy =
+    "version: 2\nmode: enforce\nmodules:\n  - name: a\n    sha256: " + hash_hex(1) +
+    "\n  - name: b\n    sha256: " + hash_hex(2) + "\n";
+
+TEST_F(PolicyCli, CheckValidFileExitsZero) {
+  std::string f = policy("p.yaml", kPolicy);
+  auto r = run_modgate("policy check " + f);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  auto p = load_policy_file(f);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(r.out, f + ": ok, enforce, 2 module entries, digest " + to_hex(p->digest) + "\n");
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(run_modgate("policy check -q " + f).out, "");
+}
+
+TEST_F(PolicyCli, CheckInvalidFilePrintsOneLinePerProblemAndExitsOne) {
+  std::string f = policy("bad.yaml", "version: -1\nmode: strict\nmodules: []\ncolour: red\n");
+  auto r = run_modgate("policy check " + f);
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, f + ":1:10: 'version' must be a non-negative decimal integer, got '-1'\n" + f +
+                       ":2:7: 'mode' must be 'enforce' or 'dry-run', got 'strict'\n" + f +
+                       ":4:1: unknown key 'colour' (expected version, mode, kernels, modules, "
+                       "autoload, log_allowed, allow_forced, allow_empty)\n");
+}
+
+TEST_F(PolicyCli, CheckSeveralFilesFailsIfAnyIsInvalid) {
+  std::string good = policy("good.yaml", kPolicy);
+  std::string bad = policy("bad.yaml", "version: 1\n");
+  auto r = run_modgate("policy check " + good + " " + bad);
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_THAT(r.out, StartsWith(good + ": ok"));
+  EXPECT_EQ(r.err, bad + ":1:1: missing required key 'mode' (enforce or dry-run)\n");
+}
+
+TEST_F(PolicyCli, CheckMissingFile) {
+  auto r = run_modgate("policy check " + (t_ / "none.yaml"));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, t_ / "none.yaml" + ": No such file or directory\n");
+}
+
+TEST_F(PolicyCli, ShowPrintsDigestAndSummary) {
+  std::string f = policy("p.yaml", kPolicy);
+  auto p = load_policy_file(f);
+  ASSERT_TRUE(p.ok());
+  auto r = run_modgate("policy show " + f);
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_THAT(r.out, HasSubstr("digest:       " + to_hex(p->digest) + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("modules:      2 entries, 2 names\n"));
+  auto j = run_modgate("policy show --json " + f);
+  EXPECT_EQ(j.rc, 0);
+  auto json = nlohmann::json::parse(j.out);
+  EXPECT_EQ(json["digest"], to_hex(p->digest));
+  EXPECT_EQ(json["modules"][1]["name"], "b");
+}
+
+TEST_F(PolicyCli, ShowInvalidFileFails) {
+  auto r = run_modgate("policy show " + policy("bad.yaml", "- x\n"));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_THAT(r.err, HasSubstr("bad.yaml:1:1: a policy is a mapping"));
+}
+
+TEST_F(PolicyCli, DiffNamesAddedAndRemovedModules) {
+  std::string a = policy("a.yaml", kPolicy);
+  std::string b =
+      policy("b.yaml", "version: 3\nmode: enforce\nmodules:\n  - {name: a, sha256: " + hash_hex(1) +
+                           "}\n  - {name: c, sha256: " + hash_hex(3) + "}\n");
+  auto r = run_modgate("policy diff " + a + " " + b);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("version: 2 -> 3\n"));
+  EXPECT_THAT(r.out, HasSubstr("- b  " + hash_hex(2) + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("+ c  " + hash_hex(3) + "\n"));
+  auto j = nlohmann::json::parse(run_modgate("policy diff --json " + a + " " + b).out);
+  EXPECT_EQ(j["modules"]["added"][0]["name"], "c");
+  EXPECT_EQ(j["modules"]["removed"][0]["sha256"], hash_hex(2));
+  EXPECT_EQ(
+      run_modgate("policy diff " + a + " " + a).out.find("no differences") != std::string::npos,
+      true);
+}
+
+TEST_F(PolicyCli, DiffWithAnInvalidSideFails) {
+  auto r = run_modgate("policy diff " + policy("a.yaml", kPolicy) + " " +
+                       policy("b.yaml", "version: x\nmode: enforce\n"));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_THAT(r.err, HasSubstr("b.yaml:1:10: 'version'"));
+}
+
+TEST_F(PolicyCli, InitWritesAPolicyThatChecks) {
+  fs::create_directories(t_.path() / "tree/kernel");
+  fs::copy_file(data_path("modules/fake_plain.ko"), t_.path() / "tree/kernel/fake_plain.ko");
+  fs::copy_file(data_path("modules/fake_signed.ko.zst"),
+                t_.path() / "tree/kernel/fake_signed.ko.zst");
+  std::string out = t_ / "gen.yaml";
+  auto r = run_modgate("policy init --from " + (t_ / "tree") + " -o " + out);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("2 module files, 3 entries, 0 problems"));
+  auto p = load_policy_file(out);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->mode, Mode::kDryRun);  // the default
+  EXPECT_EQ(p->modules.size(), 3u);
+  EXPECT_EQ(p->kernels, std::vector<std::string>{"6.1.0-test"});
+  EXPECT_FALSE(fs::exists(out + ".tmp"));
+
+  auto enforce =
+      run_modgate("policy init --from " + (t_ / "tree") + " --mode enforce --kernel 6.1.0-9");
+  EXPECT_EQ(enforce.rc, 0);
+  auto q = parse_policy(enforce.out, "stdout");
+  ASSERT_TRUE(q.ok()) << q.error().message;
+  EXPECT_EQ(q->mode, Mode::kEnforce);
+  EXPECT_EQ(q->kernels, std::vector<std::string>{"6.1.0-9"});
+}
+
+TEST_F(PolicyCli, InitWithAnUnreadableFileFailsUnlessKeepGoing) {
+  fs::create_directories(t_.path() / "tree/kernel");
+  fs::copy_file(data_path("modules/fake_plain.ko"), t_.path() / "tree/kernel/fake_plain.ko");
+  fs::copy_file(data_path("modules/corrupt.ko.xz"), t_.path() / "tree/kernel/corrupt.ko.xz");
+  std::string out = t_ / "gen.yaml";
+  auto r = run_modgate("policy init --from " + (t_ / "tree") + " -o " + out);
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_THAT(r.err, HasSubstr((t_ / "tree/kernel/corrupt.ko.xz") + ": xz data is corrupt\n"));
+  EXPECT_THAT(r.err, HasSubstr("2 module files, 1 entries, 1 problems"));
+  EXPECT_FALSE(fs::exists(out));
+
+  auto k = run_modgate("policy init --keep-going --from " + (t_ / "tree") + " -o " + out);
+  EXPECT_EQ(k.rc, 0);
+  EXPECT_THAT(k.err, HasSubstr("corrupt.ko.xz: xz data is corrupt"));
+  auto p = load_policy_file(out);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->modules.size(), 1u);
+}
+
+TEST_F(PolicyCli, InitRejectsABadMode) {
+  auto r = run_modgate("policy init --from " + (t_ / "tree") + " --mode permissive");
+  EXPECT_EQ(r.rc, 2);
+}
+
+TEST_F(PolicyCli, PolicyWithoutSubcommandIsAUsageError) { EXPECT_EQ(run_modgate("policy").rc, 2); }
+
+}  // namespace
+}  // namespace modgate::policy
