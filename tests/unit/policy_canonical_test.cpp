@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "policy/policy.h"
@@ -104,6 +106,32 @@ TEST(PolicyCanonical, LengthPrefixKeepsFieldBoundariesUnambiguous) {
       "version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + hash_hex(1) + "\n";
   EXPECT_NE(parsed(base + "  version: \"1 -\"\n").digest,
             parsed(base + "  version: \"1\"\n  vermagic: \"\"\n").digest);
+}
+
+// docs/policy.md's examples are what operators copy; they must stay valid, and the canonical form
+// it prints must be what the code produces.
+TEST(PolicyCanonical, DocumentationExamplesHold) {
+  std::ifstream in(std::string(MODGATE_POLICY_TEST_DATA) + "/../../../docs/policy.md");
+  ASSERT_TRUE(in) << "docs/policy.md not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string doc = ss.str();
+  std::vector<std::string> yaml;
+  for (std::size_t pos = 0; (pos = doc.find("```yaml\n", pos)) != std::string::npos;) {
+    pos += 8;
+    yaml.push_back(doc.substr(pos, doc.find("```", pos) - pos));
+  }
+  ASSERT_EQ(yaml.size(), 2u);
+  for (const auto& y : yaml) {
+    auto r = parse_policy(y, "docs/policy.md");
+    EXPECT_TRUE(r.ok()) << r.error().message;
+  }
+  auto small = parse_policy(yaml[1], "docs/policy.md");
+  ASSERT_TRUE(small.ok());
+  std::string canonical = canonical_form(*small);
+  EXPECT_NE(doc.find("```\n" + canonical + "```"), std::string::npos)
+      << "docs/policy.md should show:\n"
+      << canonical;
 }
 
 }  // namespace
