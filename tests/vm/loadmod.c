@@ -1,0 +1,161 @@
+/* loadmod: load or unload a kernel module through exactly the syscall a VM test names.
+ *
+ *   loadmod init FILE [params...]
+ *   loadmod finit FILE [--compressed] [--ignore-modversions] [--ignore-vermagic] [params...]
+ *   loadmod delete NAME
+ *
+ * kmod picks finit_module or init_module by itself (and decompresses in userspace when it likes),
+ * and each syscall reaches the LSM through a different hook, so tests that must hit one path
+ * precisely use this instead. init does not decompress: pass an already decompressed .ko.
+ *
+ * Prints one line, "loadmod: <op> <file>: ok" or "loadmod: <op> <file>: <strerror> (errno N)",
+ * and exits with the syscall's errno (0 on success) so a guest script can assert e.g. EPERM = 1.
+ * Failures before the syscall (usage, unreadable file) exit 255, which no errno uses, so they
+ * cannot pass for a denial.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* From <linux/module.h>, spelled out so the tool builds against any kernel headers. */
+#define LOADMOD_IGNORE_MODVERSIONS 1
+#define LOADMOD_IGNORE_VERMAGIC 2
+#define LOADMOD_COMPRESSED_FILE 4
+
+#define SETUP_FAILURE 255
+
+static int usage(void)
+{
+	fputs("usage: loadmod init FILE [params...]\n"
+	      "       loadmod finit FILE [--compressed] [--ignore-modversions] [--ignore-vermagic] "
+	      "[params...]\n"
+	      "       loadmod delete NAME\n",
+	      stderr);
+	return SETUP_FAILURE;
+}
+
+static int report(const char *op, const char *what, long ret, int err)
+{
+	if (ret == 0) {
+		printf("loadmod: %s %s: ok\n", op, what);
+		return 0;
+	}
+	printf("loadmod: %s %s: %s (errno %d)\n", op, what, strerror(err), err);
+	/* An errno that does not fit an exit status would read as success or as another errno. */
+	return err > 0 && err < SETUP_FAILURE ? err : SETUP_FAILURE;
+}
+
+static int setup_failure(const char *op, const char *what, const char *step)
+{
+	printf("loadmod: %s %s: %s failed before the syscall: %s (errno %d)\n", op, what, step,
+	       strerror(errno), errno);
+	return SETUP_FAILURE;
+}
+
+/* Module parameters are passed like insmod does: the remaining words joined by spaces. */
+static char *join_params(int argc, char **argv)
+{
+	size_t len = 1;
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	char *params = calloc(len, 1);
+	if (!params)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(params, " ");
+		strcat(params, argv[i]);
+	}
+	return params;
+}
+
+static int do_init(const char *file, int argc, char **argv)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return setup_failure("init", file, "open");
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return setup_failure("init", file, "stat");
+	size_t len = (size_t)st.st_size;
+	char *buf = malloc(len ? len : 1);
+	if (!buf)
+		return setup_failure("init", file, "malloc");
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return setup_failure("init", file, "read");
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	char *params = join_params(argc, argv);
+	if (!params)
+		return setup_failure("init", file, "malloc");
+	long ret = syscall(SYS_init_module, buf, got, params);
+	int err = errno;
+	free(params);
+	free(buf);
+	return report("init", file, ret, err);
+}
+
+static int do_finit(const char *file, int argc, char **argv)
+{
+	int flags = 0;
+	int i = 0;
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		if (strcmp(argv[i], "--compressed") == 0)
+			flags |= LOADMOD_COMPRESSED_FILE;
+		else if (strcmp(argv[i], "--ignore-modversions") == 0)
+			flags |= LOADMOD_IGNORE_MODVERSIONS;
+		else if (strcmp(argv[i], "--ignore-vermagic") == 0)
+			flags |= LOADMOD_IGNORE_VERMAGIC;
+		else {
+			fprintf(stderr, "loadmod: unknown finit option %s\n", argv[i]);
+			return usage();
+		}
+	}
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return setup_failure("finit", file, "open");
+	char *params = join_params(argc - i, argv + i);
+	if (!params)
+		return setup_failure("finit", file, "malloc");
+	long ret = syscall(SYS_finit_module, fd, params, flags);
+	int err = errno;
+	free(params);
+	close(fd);
+	return report("finit", file, ret, err);
+}
+
+static int do_delete(const char *name)
+{
+	long ret = syscall(SYS_delete_module, name, O_NONBLOCK);
+	return report("delete", name, ret, errno);
+}
+
+int main(int argc, char **argv)
+{
+	/* The guest console interleaves our line with kernel messages; keep it whole and ordered. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 3)
+		return usage();
+	const char *op = argv[1];
+	if (strcmp(op, "init") == 0)
+		return do_init(argv[2], argc - 3, argv + 3);
+	if (strcmp(op, "finit") == 0)
+		return do_finit(argv[2], argc - 3, argv + 3);
+	if (strcmp(op, "delete") == 0 && argc == 3)
+		return do_delete(argv[2]);
+	return usage();
+}
