@@ -1,6 +1,7 @@
 // Policy → map contents. The parser already refuses what cannot compile, but Policy values are also
 // built in code (tests, the agent's fallbacks), so the map limits are checked again here.
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "policy/policy.h"
@@ -30,6 +31,13 @@ Result<Ok> add_globs(const std::vector<std::string>& patterns, std::string_view 
 
 }  // namespace
 
+bool kernel_matches(const Policy& policy, std::string_view release) {
+  if (policy.kernels.empty()) return true;
+  for (const auto& k : policy.kernels)
+    if (glob_match(k, release)) return true;
+  return false;
+}
+
 Result<CompiledPolicy> compile(const Policy& policy) {
   CompiledPolicy c;
   c.config.present = 1;
@@ -48,6 +56,17 @@ Result<CompiledPolicy> compile(const Policy& policy) {
   if (policy.modules.size() > UINT32_MAX)
     return Error{"the policy has more modules than an entry index can hold"};
   c.allow.reserve(policy.modules.size());
+  // The map is keyed by hash: a second entry with the same one would silently replace the first
+  // and events would name the wrong module. The parser refuses this; code-built policies may not.
+  std::map<Sha256, std::size_t> seen;
+  for (std::size_t i = 0; i < policy.modules.size(); i++) {
+    auto [it, inserted] = seen.emplace(policy.modules[i].sha256, i);
+    if (!inserted)
+      return Error{"module entries " + std::to_string(it->second) + " ('" +
+                   policy.modules[it->second].name + "') and " + std::to_string(i) + " ('" +
+                   policy.modules[i].name + "') have the same sha256 " +
+                   to_hex(policy.modules[i].sha256)};
+  }
   for (std::size_t i = 0; i < policy.modules.size(); i++) {
     CompiledPolicy::AllowEntry e{};
     std::memcpy(e.key.sha256, policy.modules[i].sha256.data(), MG_SHA256_LEN);

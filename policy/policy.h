@@ -70,6 +70,9 @@ struct CompiledPolicy {
 Result<CompiledPolicy> compile(const Policy& policy);
 
 std::string_view mode_name(Mode m);
+// True when the policy names no kernels, or one of its 'kernels' globs matches `release` (uname
+// -r).
+bool kernel_matches(const Policy& policy, std::string_view release);
 std::string_view autoload_default_name(AutoloadDefault d);
 
 // The byte string the policy digest is computed over (docs/policy.md, "Canonical form"):

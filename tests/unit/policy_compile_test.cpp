@@ -103,6 +103,26 @@ TEST(PolicyCompile, DigestDescribesTheEntriesEvenForHandBuiltPolicies) {
   EXPECT_EQ(0, std::memcmp(c->config.policy_digest, d.data(), MG_SHA256_LEN));
 }
 
+TEST(PolicyCompile, RejectsDuplicateHashesInHandBuiltPolicies) {
+  Policy p;
+  p.modules.push_back({"a", {}, {}, {}, {}, {}, {}, 0});
+  p.modules.push_back({"b", {}, {}, {}, {}, {}, {}, 0});
+  auto c = compile(p);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error().message, HasSubstr("module entries 0 ('a') and 1 ('b') have the same"));
+}
+
+TEST(PolicyCompile, KernelMatches) {
+  Policy any;
+  EXPECT_TRUE(kernel_matches(any, "6.1.0-18-amd64"));
+  Policy p =
+      parsed("version: 1\nmode: dry-run\nkernels: [\"6.1.0-*-amd64\", 6.12.1+deb13-amd64]\n");
+  EXPECT_TRUE(kernel_matches(p, "6.1.0-18-amd64"));
+  EXPECT_TRUE(kernel_matches(p, "6.12.1+deb13-amd64"));
+  EXPECT_FALSE(kernel_matches(p, "6.1.0-18-arm64"));
+  EXPECT_FALSE(kernel_matches(p, "6.12.1+deb13-amd64-rt"));
+}
+
 TEST(PolicyCompile, ModeName) {
   EXPECT_EQ(mode_name(Mode::kEnforce), "enforce");
   EXPECT_EQ(mode_name(Mode::kDryRun), "dry-run");
