@@ -177,9 +177,9 @@ TEST_F(BadTree, DirectoryNamedLikeAModule) {
 }
 
 TEST_F(BadTree, FifoNamedLikeAModuleDoesNotBlock) {
-  // Root reads any file, so "unreadable" is simulated by something open() succeeds on but that is
-  // not a file: a FIFO, which would block a naive reader forever.
-  ASSERT_EQ(::mkfifo((t_ / "kernel/pipe.ko").c_str(), 0000), 0);
+  // Tests run as root, which reads any file, so "unreadable" is simulated by something open()
+  // succeeds on but that is not a file: a FIFO, which would block a naive reader forever.
+  ASSERT_EQ(::mkfifo((t_ / "kernel/pipe.ko").c_str(), 0600), 0);
   EXPECT_EQ(only_problem("kernel/pipe.ko"), "is a FIFO, not a module file");
 }
 
