@@ -312,24 +312,47 @@ int BPF_PROG(post_load_data, char *buf, loff_t size, enum kernel_load_data_id id
 	return judge_module(MG_HOOK_KERNEL_POST_LOAD_DATA, (__u64)buf, size, 0, NULL, NULL);
 }
 
-/* Runs the patterns of one list against s->name: 1 if one matched, 0 if none. */
-static __always_inline int match_list(void *inner, __u32 kind, __u32 n, int on_incomplete,
-				      struct mg_glob_scratch *s)
-{
-	for (__u32 i = 0; i < MG_GLOB_MAX; i++) {
-		const struct mg_glob *g;
-		int m;
+struct autoload_loop {
+	void *inner;
+	struct mg_glob_scratch *s;
+	__u32 n_deny, n_allow;
+	__u32 reason; /* MG_REASON_AUTOLOAD_DENY or _ALLOW once a pattern decided; 0 before */
+};
 
-		if (i >= n)
-			break;
-		g = special_record(inner, kind, i);
-		if (!g)
-			return on_incomplete; /* a record the config promises is missing */
-		__builtin_memcpy(s->pat, g->pattern, sizeof(s->pat));
-		s->pat[MG_NAME_LEN - 1] = 0;
-		m = mg_glob_match(s);
-		if (m)
-			return m > 0 ? 1 : on_incomplete;
+/*
+ * One pattern per iteration, all deny patterns before any allow pattern, stopping at the first
+ * that decides: deny wins. One bpf_loop instead of two unrolled loops keeps the verifier's work
+ * small (6.12 gives up on the jump history of 64 inlined pattern matches).
+ */
+static long autoload_step(__u64 i, void *vctx)
+{
+	struct autoload_loop *c = vctx;
+	struct mg_glob_scratch *s = c->s;
+	bool deny = i < c->n_deny;
+	const struct mg_glob *g;
+	int m;
+
+	if (!s || !c->inner)
+		return 1;
+	g = special_record(c->inner, deny ? MG_KEY_AUTOLOAD_DENY : MG_KEY_AUTOLOAD_ALLOW,
+			   deny ? (__u32)i : (__u32)i - c->n_deny);
+	if (!g) {
+		/* A record the config promises is missing: only a deny can be trusted then. */
+		if (deny) {
+			c->reason = MG_REASON_AUTOLOAD_DENY;
+			return 1;
+		}
+		return 0;
+	}
+	__builtin_memcpy(s->pat, g->pattern, sizeof(s->pat));
+	m = mg_glob_match(s);
+	if (deny && m != 0) {
+		c->reason = MG_REASON_AUTOLOAD_DENY;
+		return 1;
+	}
+	if (!deny && m == 1) {
+		c->reason = MG_REASON_AUTOLOAD_ALLOW;
+		return 1;
 	}
 	return 0;
 }
@@ -344,6 +367,7 @@ int BPF_PROG(module_request, char *kmod_name, int ret)
 		.reason = MG_REASON_NO_POLICY,
 	};
 	const struct mg_config *cfg = NULL;
+	struct autoload_loop c = {};
 	struct mg_glob_scratch *s;
 	__u32 zero = 0;
 	void *inner;
@@ -361,9 +385,14 @@ int BPF_PROG(module_request, char *kmod_name, int ret)
 	if (!cfg)
 		return finish(&d, NULL, NULL, kmod_name, NULL);
 
-	if (match_list(inner, MG_KEY_AUTOLOAD_DENY, cfg->n_autoload_deny, 1, s)) {
+	c.inner = inner;
+	c.s = s;
+	c.n_deny = cfg->n_autoload_deny < MG_GLOB_MAX ? cfg->n_autoload_deny : MG_GLOB_MAX;
+	c.n_allow = cfg->n_autoload_allow < MG_GLOB_MAX ? cfg->n_autoload_allow : MG_GLOB_MAX;
+	bpf_loop(c.n_deny + c.n_allow, autoload_step, &c, 0);
+	if (c.reason == MG_REASON_AUTOLOAD_DENY) {
 		d.reason = MG_REASON_AUTOLOAD_DENY;
-	} else if (match_list(inner, MG_KEY_AUTOLOAD_ALLOW, cfg->n_autoload_allow, 0, s)) {
+	} else if (c.reason == MG_REASON_AUTOLOAD_ALLOW) {
 		d.verdict = MG_VERDICT_ALLOW;
 		d.reason = MG_REASON_AUTOLOAD_ALLOW;
 	} else {

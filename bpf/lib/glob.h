@@ -15,6 +15,14 @@
 struct mg_glob_scratch {
 	char name[MG_NAME_LEN];
 	char pat[MG_NAME_LEN];
+	/*
+	 * The matcher's state lives here, not in bpf_loop's stack context: values loaded from a map
+	 * are unknown to the verifier, so the callback's states converge at once. Kept on the stack,
+	 * 6.12's verifier follows the indices concretely, iteration by iteration, and gives up.
+	 */
+	__u32 p, n, star, mark; /* star == MG_NAME_LEN: no '*' seen yet */
+	__s32 result;           /* -1 running, 0 no match, 1 match */
+	__u32 _pad;
 };
 
 struct {
@@ -24,68 +32,50 @@ struct {
 	__type(value, struct mg_glob_scratch);
 } mg_glob_scratch SEC(".maps");
 
-struct mg_glob_loop {
-	struct mg_glob_scratch *s;
-	__u32 p, n, star, mark; /* star == MG_NAME_LEN: no '*' seen yet */
-	__u32 plen, nlen;
-	int result; /* -1 running, 0 no match, 1 match */
-};
-
 #define MG_GLOB_MASK (MG_NAME_LEN - 1)
 
+/* Both strings end at their NUL (the caller guarantees one at MG_NAME_LEN - 1). */
 static long mg_glob_step(__u64 i, void *vctx)
 {
-	struct mg_glob_loop *c = vctx;
-	struct mg_glob_scratch *s = c->s;
-	__u32 p = c->p, n = c->n;
+	struct mg_glob_scratch *s = *(struct mg_glob_scratch **)vctx;
+	__u32 p, n;
+	char pc, nc;
 
-	if (!s) {
-		c->result = 0;
+	if (!s)
 		return 1;
-	}
-	if (n >= c->nlen) {
+	p = s->p;
+	n = s->n;
+	pc = s->pat[p & MG_GLOB_MASK];
+	nc = s->name[n & MG_GLOB_MASK];
+	if (!nc) {
 		/* Name consumed: only trailing stars may remain. */
-		if (p < c->plen && s->pat[p & MG_GLOB_MASK] == '*') {
-			c->p = p + 1;
+		if (pc == '*') {
+			s->p = p + 1;
 			return 0;
 		}
-		c->result = p >= c->plen;
+		s->result = !pc;
 		return 1;
 	}
-	if (p < c->plen) {
-		char pc = s->pat[p & MG_GLOB_MASK];
-
-		if (pc == '*') {
-			c->star = p;
-			c->mark = n;
-			c->p = p + 1;
-			return 0;
-		}
-		if (pc == '?' || pc == s->name[n & MG_GLOB_MASK]) {
-			c->p = p + 1;
-			c->n = n + 1;
-			return 0;
-		}
-	}
-	if (c->star < MG_NAME_LEN) {
-		/* Mismatch after a star: let the star swallow one more character and retry. */
-		c->p = c->star + 1;
-		c->mark++;
-		c->n = c->mark;
+	if (pc == '*') {
+		s->star = p;
+		s->mark = n;
+		s->p = p + 1;
 		return 0;
 	}
-	c->result = 0;
+	if (pc && (pc == '?' || pc == nc)) {
+		s->p = p + 1;
+		s->n = n + 1;
+		return 0;
+	}
+	if (s->star < MG_NAME_LEN) {
+		/* Mismatch after a star: let the star swallow one more character and retry. */
+		s->p = s->star + 1;
+		s->mark++;
+		s->n = s->mark;
+		return 0;
+	}
+	s->result = 0;
 	return 1;
-}
-
-static __always_inline __u32 mg_strnlen(const char *s)
-{
-	__u32 i;
-
-	for (i = 0; i < MG_NAME_LEN; i++)
-		if (!s[i])
-			break;
-	return i;
 }
 
 /*
@@ -95,16 +85,17 @@ static __always_inline __u32 mg_strnlen(const char *s)
  */
 static __always_inline int mg_glob_match(struct mg_glob_scratch *s)
 {
-	struct mg_glob_loop c = {
-		.s = s,
-		.star = MG_NAME_LEN,
-		.result = -1,
-	};
+	struct mg_glob_scratch *ctx = s;
 
-	c.plen = mg_strnlen(s->pat);
-	c.nlen = mg_strnlen(s->name);
-	bpf_loop(MG_NAME_LEN * (MG_NAME_LEN + 2), mg_glob_step, &c, 0);
-	return c.result;
+	s->pat[MG_NAME_LEN - 1] = 0;
+	s->name[MG_NAME_LEN - 1] = 0;
+	s->p = 0;
+	s->n = 0;
+	s->star = MG_NAME_LEN;
+	s->mark = 0;
+	s->result = -1;
+	bpf_loop(MG_NAME_LEN * (MG_NAME_LEN + 2), mg_glob_step, &ctx, 0);
+	return s->result;
 }
 
 #endif /* MODGATE_BPF_GLOB_H */

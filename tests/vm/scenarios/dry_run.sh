@@ -15,10 +15,7 @@ expect_errno 0 "$LOADMOD" finit "$f" $flag
 loaded minix || fail "unlisted minix was blocked in dry-run"
 expect_event 1 '"verdict":"would-deny"' "\"sha256\":\"$(sha_of "$f")\"" '"name":"minix"' '"mode":"dry-run"'
 
-img=$(plain_ko dummy)
-bad=/tmp/dummy-tampered.ko
-cp "$img" "$bad"
-printf 'X' | dd of="$bad" bs=1 seek=$(($(wc -c <"$bad") - 60)) conv=notrunc 2>/dev/null
+bad=$(unsigned_ko dummy)
 expect_errno 0 "$LOADMOD" init "$bad"
 loaded dummy || fail "tampered dummy was blocked in dry-run"
 expect_event 1 '"verdict":"would-deny"' "\"sha256\":\"$(sha_of "$bad")\"" '"hook":"kernel_post_load_data"'

@@ -44,6 +44,19 @@ plain_ko() {
 
 sha_of() { "$MODGATE" hash "$1" | cut -d' ' -f1; }
 
+# unsigned_ko NAME: the decompressed image with its appended signature cut off. The kernel loads
+# it (tainted) when signatures are not enforced, so it stands for a tampered driver that the
+# kernel alone would let in.
+unsigned_ko() {
+	img=$(plain_ko "$1")
+	size=$(wc -c <"$img")
+	tail -c 28 "$img" | grep -q "Module signature appended" || fail "$img carries no signature"
+	set -- $(od -An -tu1 -j $((size - 32)) -N4 "$img")
+	siglen=$((($1 << 24) | ($2 << 16) | ($3 << 8) | $4))
+	head -c $((size - 40 - siglen)) "$img" >"/tmp/$(basename "$img" .ko)-unsigned.ko"
+	echo "/tmp/$(basename "$img" .ko)-unsigned.ko"
+}
+
 # policy_modules NAME... : the modules: section listing both the file's and the decompressed
 # image's hash for each module (one for a plain .ko, where they are equal).
 policy_modules() {
@@ -74,6 +87,8 @@ write_policy() {
 
 start_agent() {
 	: >"$EVENTS"
+	# Truncate here: the child's own redirection may come after our first look for "ready".
+	: >"$AGENT_ERR"
 	"$MODGATE" run --policy "$1" --events "$EVENTS" 2>"$AGENT_ERR" &
 	AGENT_PID=$!
 	i=0
