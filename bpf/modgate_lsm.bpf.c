@@ -68,6 +68,17 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/*
+ * BTF only describes types that maps, globals and program signatures reach; the event and the
+ * policy records travel through pointers. This read-only anchor puts them in the object's BTF so
+ * tests/bpf/abi_btf_test.cpp can compare the BPF compiler's layout with the C++ compiler's.
+ */
+const volatile struct {
+	struct mg_event event;
+	struct mg_special_key key;
+	union mg_policy_value value;
+} mg_abi_anchor;
+
 /* Per task, between finit_module's entry and its LSM hooks. Kernel-internal, not ABI. */
 struct mg_task {
 	__u32 finit_flags;

@@ -30,6 +30,30 @@ int fail(const std::string& msg) {
   return kExitFailure;
 }
 
+// What the kernel decided while we ran, for the operator reading the log of a stopped agent.
+void print_counters(const std::unique_ptr<Enforcer>& enf) {
+  auto st = enf->stats();
+  if (!st) {
+    std::cerr << "modgate: " << st.error().message << "\n";
+    return;
+  }
+  std::cerr << "modgate: decisions:";
+  bool any = false;
+  for (std::uint32_t hook = 1; hook < MG_HOOK_COUNT; hook++) {
+    std::string line;
+    for (std::uint32_t v = 0; v < MG_VERDICT_COUNT; v++) {
+      std::uint64_t n = (*st)[hook * MG_VERDICT_COUNT + v];
+      if (n) line += std::string(" ") + verdict_name(v) + "=" + std::to_string(n);
+    }
+    if (!line.empty()) {
+      std::cerr << "\n  " << hook_name(hook) << line;
+      any = true;
+    }
+  }
+  std::cerr << (any ? "\n  " : " none; ") << "events lost=" << (*st)[MG_STAT_RINGBUF_LOST]
+            << " hash failures=" << (*st)[MG_STAT_HASH_FAILED] << std::endl;
+}
+
 int run(const RunOptions& o) {
   // There is no allow-all: without a policy the agent does not start.
   if (o.policy_file.empty())
@@ -84,7 +108,8 @@ int run(const RunOptions& o) {
   }
   // Drain what arrived before the signal.
   (void)(*enf)->poll_events(0);
-  std::cerr << "modgate: stopping; programs detached" << std::endl;
+  print_counters(*enf);
+  std::cerr << "modgate: stopped; programs detached" << std::endl;
   return kExitOk;
 }
 
