@@ -17,7 +17,10 @@ start_agent() {
 	: >/tmp/agent.err
 	modgate run --policy "$1" --events "$EVENTS" 2>/tmp/agent.err &
 	AGENT=$!
-	while ! grep -q ready /tmp/agent.err; do sleep 0.1; done
+	while ! grep -q ready /tmp/agent.err; do
+		kill -0 "$AGENT" 2>/dev/null || { sed 's/^/  /' /tmp/agent.err; echo "FAIL: agent did not start"; exit 1; }
+		sleep 0.1
+	done
 	sed 's/^/  /' /tmp/agent.err
 }
 stop_agent() { kill "$AGENT"; wait "$AGENT"; sed -n '2,$p' /tmp/agent.err | sed 's/^/  /'; }
@@ -40,8 +43,8 @@ rmmod minix
 stop_agent
 
 say "3. Switch to enforce (and deny autoload of the nlmon link type)"
-sed 's/^mode: dry-run/mode: enforce/' /etc/modgate/policy.yaml >/etc/modgate/enforce.yaml
-printf 'autoload:\n  deny: ["rtnl-link-nlmon"]\n' >>/etc/modgate/enforce.yaml
+sed -e 's/^version: 1/version: 2/' -e 's/^mode: dry-run/mode: enforce/' \
+	-e 's/^  deny: \[\]/  deny: ["rtnl-link-nlmon"]/' /etc/modgate/policy.yaml >/etc/modgate/enforce.yaml
 show modgate policy diff /etc/modgate/policy.yaml /etc/modgate/enforce.yaml
 n=$(($(wc -l <"$EVENTS") + 1))
 start_agent /etc/modgate/enforce.yaml
