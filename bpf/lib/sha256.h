@@ -8,7 +8,7 @@
  * bpf_probe_read_kernel in chunks into per-CPU scratch and compressed one block per bpf_loop
  * iteration; a 64 MiB module is 1 Mi iterations, well under BPF_MAX_LOOPS (8 Mi).
  *
- * Included by bpf/modgate.bpf.c and by tests/bpf/progs/sha256_test.bpf.c, so the code the host tests run
+ * Included by bpf/modgate_lsm.bpf.c and by tests/bpf/progs/sha256_test.bpf.c, so the code the host tests run
  * on the real verifier and JIT is exactly the code the LSM programs run.
  */
 #ifndef MODGATE_BPF_SHA256_H
