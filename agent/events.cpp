@@ -65,9 +65,8 @@ const char* reason_name(std::uint32_t reason) {
   }
 }
 
-EventWriter::EventWriter(std::ostream& out, const policy::Policy& policy)
+EventWriter::EventWriter(std::ostream& out)
     : out_(out),
-      policy_(policy),
       realtime_minus_boot_ns_(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME)) {}
 
 std::string EventWriter::timestamp(std::uint64_t boot_ns) const {
@@ -96,8 +95,8 @@ void EventWriter::write(const mg_event& e) {
     bool has_hash = e.reason != MG_REASON_HASH_FAILED && e.reason != MG_REASON_NO_POLICY;
     j["sha256"] = has_hash ? nlohmann::json(to_hex(e.sha256)) : nlohmann::json(nullptr);
     j["size"] = e.size;
-    if ((e.flags & MG_EVF_LISTED) && e.entry < policy_.modules.size())
-      j["name"] = policy_.modules[e.entry].name;
+    if ((e.flags & MG_EVF_LISTED) && policy_ && e.entry < policy_->modules.size())
+      j["name"] = policy_->modules[e.entry].name;
     else if (!kname.empty())
       j["name"] = module_name_from_file(kname);
     else
@@ -123,6 +122,23 @@ void EventWriter::write_lost(std::uint64_t count) {
   j["event"] = "events_lost";
   j["count"] = count;
   out_ << j.dump() << "\n";
+  out_.flush();
+}
+
+void EventWriter::write_apply(const std::string& result, const std::string& source,
+                              const std::string& file, std::uint64_t version,
+                              const std::string& digest, bool forced, const std::string& message) {
+  nlohmann::ordered_json j;
+  j["ts"] = timestamp(static_cast<std::uint64_t>(now_ns(CLOCK_BOOTTIME)));
+  j["event"] = "policy_apply";
+  j["result"] = result;
+  j["source"] = source;
+  j["file"] = file;
+  j["version"] = version;
+  j["digest"] = digest.empty() ? nlohmann::json(nullptr) : nlohmann::json(digest);
+  j["forced"] = forced;
+  j["message"] = message;
+  out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   out_.flush();
 }
 

@@ -16,18 +16,26 @@ const char* reason_name(std::uint32_t reason);
 
 class EventWriter {
  public:
-  // out must outlive the writer; policy names listed modules in events.
-  EventWriter(std::ostream& out, const policy::Policy& policy);
+  // out must outlive the writer.
+  explicit EventWriter(std::ostream& out);
+
+  // The policy whose names listed modules get in events; null when unknown (an adopted policy
+  // whose file is not at hand). Must outlive its use here.
+  void set_policy(const policy::Policy* policy) { policy_ = policy; }
 
   void write(const mg_event& e);
   // A line that says the kernel dropped count records since the last report.
   void write_lost(std::uint64_t count);
+  // A policy change attempt: result "ok" or "refused", with what was applied or why not.
+  void write_apply(const std::string& result, const std::string& source, const std::string& file,
+                   std::uint64_t version, const std::string& digest, bool forced,
+                   const std::string& message);
 
  private:
   std::string timestamp(std::uint64_t boot_ns) const;
 
   std::ostream& out_;
-  const policy::Policy& policy_;
+  const policy::Policy* policy_ = nullptr;
   std::int64_t realtime_minus_boot_ns_;
 };
 

@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
   add(register_version);
   add(register_hash);
   add(register_run);
+  add(register_status);
+  add(register_apply);
+  add(register_disarm);
   add(register_policy);
 
   try {

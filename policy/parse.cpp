@@ -594,7 +594,7 @@ Result<Policy> parse_policy(std::string_view text, const std::string& filename) 
   return p;
 }
 
-Result<Policy> load_policy_file(const std::string& path) {
+Result<std::string> read_policy_text(const std::string& path) {
   // O_NONBLOCK so a FIFO given by mistake cannot hang the agent in open(); only regular files
   // pass the check below, and for them the flag has no effect.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -635,7 +635,16 @@ Result<Policy> load_policy_file(const std::string& path) {
   }
   ::close(fd);
   text.resize(got);
-  return parse_policy(text, path);
+  if (text.size() > kMaxPolicyBytes)
+    return Error{path + ": grew past the " + std::to_string(kMaxPolicyBytes >> 20) +
+                 " MiB a policy may be while being read"};
+  return text;
+}
+
+Result<Policy> load_policy_file(const std::string& path) {
+  auto text = read_policy_text(path);
+  if (!text) return text.error();
+  return parse_policy(*text, path);
 }
 
 }  // namespace modgate::policy

@@ -54,6 +54,9 @@ inline constexpr std::uint64_t kMaxPolicyBytes = 16ull << 20;
 // problem found, newline-separated.
 Result<Policy> parse_policy(std::string_view text, const std::string& filename);
 Result<Policy> load_policy_file(const std::string& path);
+// The bytes of a policy file, refused when not a regular file or over kMaxPolicyBytes; what
+// load_policy_file parses, for callers that keep or forward the text.
+Result<std::string> read_policy_text(const std::string& path);
 
 // The map contents one policy becomes; the agent writes exactly this and nothing else.
 struct CompiledPolicy {

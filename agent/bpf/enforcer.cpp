@@ -3,7 +3,11 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,9 +19,12 @@
 
 #include "agent/bpf/libbpf_log.h"
 #include "modgate_lsm.skel.h"
+#include "policy/sha256.h"
 
 namespace modgate {
 namespace {
+
+constexpr unsigned long kBpfFsMagic = 0xcafe4a11;
 
 std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }
 
@@ -31,6 +38,7 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
@@ -55,7 +63,87 @@ bool kernel_has_function(const char* name) {
   return found;
 }
 
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// The programs whose links a complete pin directory holds. The ia32 entry exists only with
+// CONFIG_IA32_EMULATION; without it there is no 32-bit finit_module to watch.
+std::vector<std::string> expected_links() {
+  std::vector<std::string> names = {"finit_enter", "read_file",      "post_read_file",
+                                    "load_data",   "post_load_data", "module_request"};
+  if (kernel_has_function("__ia32_sys_finit_module")) names.push_back("finit_enter_ia32");
+  return names;
+}
+
+const char* const kPinnedMaps[] = {"policy", "events", "stats"};
+
+bool complete_pin_dir(const std::string& dir) {
+  for (const char* m : kPinnedMaps)
+    if (!exists(dir + "/" + m)) return false;
+  for (const auto& l : expected_links())
+    if (!exists(dir + "/link_" + l)) return false;
+  return true;
+}
+
+std::vector<std::string> subdirs(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != ".." && e->d_type == DT_DIR) out.push_back(n);
+  }
+  ::closedir(d);
+  return out;
+}
+
+// Removes the pins in one object directory, then the directory. Links whose last reference was
+// the pin detach here.
+Result<Ok> unpin_dir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) {
+    if (errno == ENOENT) return Ok{};
+    return Error{"cannot open " + dir + ": " + errstr(errno)};
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  for (const auto& n : names)
+    if (::unlink((dir + "/" + n).c_str()) != 0 && errno != ENOENT)
+      return Error{"cannot remove pin " + dir + "/" + n + ": " + errstr(errno)};
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
+    return Error{"cannot remove " + dir + ": " + errstr(errno)};
+  return Ok{};
+}
+
+// Mounts bpffs on /sys/fs/bpf when nothing is mounted there, as systemd would.
+Result<Ok> ensure_bpffs(const std::string& pin_dir) {
+  std::string parent = pin_dir.substr(0, pin_dir.find_last_of('/'));
+  if (parent.empty()) parent = "/";
+  struct statfs fs {};
+  if (::statfs(parent.c_str(), &fs) == 0 && static_cast<unsigned long>(fs.f_type) == kBpfFsMagic)
+    return Ok{};
+  if (parent == "/sys/fs/bpf" &&
+      ::mount("bpf", "/sys/fs/bpf", "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") == 0)
+    return Ok{};
+  return Error{parent + " is not a bpf filesystem, so modgate cannot pin its programs there; " +
+               "mount one (mount -t bpf bpf " + parent + ") or choose --pin-dir under one."};
+}
+
+int dup_cloexec(int fd) { return ::fcntl(fd, F_DUPFD_CLOEXEC, 3); }
+
 }  // namespace
+
+std::string object_tag() {
+  size_t size = 0;
+  const void* bytes = modgate_lsm__elf_bytes(&size);
+  return to_hex(sha256({static_cast<const std::uint8_t*>(bytes), size})).substr(0, 16);
+}
 
 Result<Ok> preflight() {
   if (::geteuid() != 0)
@@ -75,8 +163,8 @@ Result<Ok> preflight() {
   std::stringstream ss(list);
   for (std::string item; std::getline(ss, item, ',');) has_bpf |= item == "bpf";
   if (!has_bpf)
-    return Error{"the bpf LSM is not active (active: " + list +
-                 "); boot with lsm=" + list + ",bpf on the kernel command line."};
+    return Error{"the bpf LSM is not active (active: " + list + "); boot with lsm=" + list +
+                 ",bpf on the kernel command line."};
   if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0)
     return Error{
         "the kernel has no BTF (/sys/kernel/btf/vmlinux is missing); modgate needs a kernel "
@@ -84,19 +172,35 @@ Result<Ok> preflight() {
   return Ok{};
 }
 
-Result<std::unique_ptr<Enforcer>> Enforcer::load() {
+Result<std::unique_ptr<Enforcer>> Enforcer::open(const std::string& pin_dir) {
   std::unique_ptr<Enforcer> e(new Enforcer());
+  e->pin_dir_ = pin_dir;
+  if (auto r = ensure_bpffs(pin_dir); !r) return r.error();
+  const std::string own = pin_dir + "/" + object_tag();
+
+  if (complete_pin_dir(own)) {
+    // Same object already enforcing: take its maps, leave its links alone.
+    Fd policy(bpf_obj_get((own + "/policy").c_str()));
+    Fd events(bpf_obj_get((own + "/events").c_str()));
+    Fd stats(bpf_obj_get((own + "/stats").c_str()));
+    if (policy.get() < 0 || events.get() < 0 || stats.get() < 0)
+      return Error{"cannot open modgate's pinned maps in " + own + ": " + errstr(errno)};
+    e->policy_fd_ = policy.release();
+    e->events_fd_ = events.release();
+    e->stats_fd_ = stats.release();
+    e->adopted_ = true;
+    return e;
+  }
+
   LibbpfLogCapture log;
   e->skel_ = modgate_lsm__open();
   if (!e->skel_) return Error{"cannot open modgate's BPF object: " + errstr(errno)};
-  // The ia32 entry exists only with CONFIG_IA32_EMULATION; without it there is no 32-bit
-  // finit_module to watch, and libbpf would fail the whole load on the missing target.
   if (!kernel_has_function("__ia32_sys_finit_module"))
     bpf_program__set_autoload(e->skel_->progs.finit_enter_ia32, false);
   if (int err = modgate_lsm__load(e->skel_)) {
     std::string tail = log.tail(15);
     if (err == -EPERM || err == -EACCES) {
-      if (tail.find("processed ") != std::string::npos || tail.find("R0 ") != std::string::npos)
+      if (tail.find("processed ") != std::string::npos)
         return Error{"the kernel's verifier rejected modgate's programs (" + errstr(err) +
                      "); its last words:\n" + tail};
       return Error{
@@ -107,12 +211,42 @@ Result<std::unique_ptr<Enforcer>> Enforcer::load() {
     return Error{"loading modgate's BPF programs failed (" + errstr(err) + "); libbpf said:\n" +
                  tail};
   }
+  e->policy_fd_ = dup_cloexec(bpf_map__fd(e->skel_->maps.policy));
+  e->events_fd_ = dup_cloexec(bpf_map__fd(e->skel_->maps.events));
+  e->stats_fd_ = dup_cloexec(bpf_map__fd(e->skel_->maps.stats));
+  if (e->policy_fd_ < 0 || e->events_fd_ < 0 || e->stats_fd_ < 0)
+    return Error{"cannot duplicate map fds: " + errstr(errno)};
+
+  // Another object's pins (an upgrade, or a damaged directory of our own): keep enforcing its
+  // policy in the new maps until the caller installs one. The inner map is shared, not copied.
+  for (const auto& d : subdirs(pin_dir)) {
+    Fd old_outer(bpf_obj_get((pin_dir + "/" + d + "/policy").c_str()));
+    if (old_outer.get() < 0) continue;
+    __u32 slot = 0, inner_id = 0;
+    if (bpf_map_lookup_elem(old_outer.get(), &slot, &inner_id) != 0) continue;
+    Fd inner(bpf_map_get_fd_by_id(inner_id));
+    if (inner.get() < 0) continue;
+    int fd = inner.get();
+    if (bpf_map_update_elem(e->policy_fd_, &slot, &fd, BPF_ANY) != 0)
+      return Error{"cannot carry the policy of " + pin_dir + "/" + d +
+                   " over to the new BPF object (" + errstr(errno) +
+                   "); give --policy, or run 'modgate disarm' first."};
+    e->replaced_ = pin_dir + "/" + d;
+    break;
+  }
   return e;
 }
 
-Enforcer::~Enforcer() {
+Enforcer::~Enforcer() { release(); }
+
+void Enforcer::release() {
   ring_buffer__free(rb_);
+  rb_ = nullptr;
+  for (int fd : {policy_fd_, events_fd_, stats_fd_})
+    if (fd >= 0) ::close(fd);
+  policy_fd_ = events_fd_ = stats_fd_ = -1;
   modgate_lsm__destroy(skel_);
+  skel_ = nullptr;
 }
 
 Result<Ok> Enforcer::install(const policy::CompiledPolicy& c) {
@@ -122,8 +256,9 @@ Result<Ok> Enforcer::install(const policy::CompiledPolicy& c) {
   LIBBPF_OPTS(bpf_map_create_opts, opts);
   Fd inner(bpf_map_create(BPF_MAP_TYPE_HASH, "mg_policy", sizeof(mg_allow_key),
                           sizeof(mg_policy_value), static_cast<__u32>(n), &opts));
-  if (inner.get() < 0) return Error{"cannot create a policy map of " + std::to_string(n) +
-                                    " entries: " + errstr(errno)};
+  if (inner.get() < 0)
+    return Error{"cannot create a policy map of " + std::to_string(n) + " entries: " +
+                 errstr(errno)};
 
   auto put = [&](const mg_allow_key& k, const mg_policy_value& v) -> Result<Ok> {
     if (bpf_map_update_elem(inner.get(), &k, &v, BPF_NOEXIST) != 0)
@@ -145,8 +280,6 @@ Result<Ok> Enforcer::install(const policy::CompiledPolicy& c) {
   };
   if (auto r = put_globs(c.autoload_allow, MG_KEY_AUTOLOAD_ALLOW); !r) return r;
   if (auto r = put_globs(c.autoload_deny, MG_KEY_AUTOLOAD_DENY); !r) return r;
-  // The config goes in last: a program that somehow saw this map half-filled would find no
-  // config and fail closed. (It cannot: the map is not reachable until the swap below.)
   mg_policy_value cfg{};
   cfg.config = c.config;
   cfg.config.present = 1;
@@ -158,27 +291,92 @@ Result<Ok> Enforcer::install(const policy::CompiledPolicy& c) {
   if (bpf_map_freeze(inner.get()) != 0)
     return Error{"cannot freeze the policy map: " + errstr(errno)};
 
+  // The swap: one update of the outer slot. Programs see the old map or this one, never a mix;
+  // the kernel frees the old one after the readers that hold it are done.
   __u32 slot = 0;
   int inner_fd = inner.get();
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.policy), &slot, &inner_fd, BPF_ANY) != 0)
+  if (bpf_map_update_elem(policy_fd_, &slot, &inner_fd, BPF_ANY) != 0)
     return Error{"cannot install the policy map: " + errstr(errno)};
   return Ok{};
 }
 
-Result<Ok> Enforcer::attach() {
+Result<std::optional<KernelPolicy>> Enforcer::policy_in_force() const {
+  __u32 slot = 0, inner_id = 0;
+  if (bpf_map_lookup_elem(policy_fd_, &slot, &inner_id) != 0) {
+    if (errno == ENOENT) return std::optional<KernelPolicy>{};
+    return Error{"cannot read the policy slot: " + errstr(errno)};
+  }
+  Fd inner(bpf_map_get_fd_by_id(inner_id));
+  if (inner.get() < 0) return Error{"cannot open the policy map in force: " + errstr(errno)};
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(inner.get(), &info, &len) != 0)
+    return Error{"cannot read the policy map's size: " + errstr(errno)};
+  mg_allow_key k = special_key(MG_KEY_CONFIG, 0);
+  mg_policy_value v{};
+  if (bpf_map_lookup_elem(inner.get(), &k, &v) != 0)
+    return Error{"the policy map in force has no config record: " + errstr(errno)};
+  KernelPolicy kp;
+  kp.config = v.config;
+  kp.records = info.max_entries;
+  return std::optional<KernelPolicy>{kp};
+}
+
+Result<Ok> Enforcer::attach_and_pin() {
+  if (adopted_) return Ok{};
   LibbpfLogCapture log;
   if (int err = modgate_lsm__attach(skel_))
     return Error{"attaching modgate's programs to the kernel failed (" + errstr(err) + ")" +
                  (log.tail(3).empty() ? std::string(".") : ": " + log.tail(3))};
+
+  // Pin into a fresh directory, then retire every other one, then rename: at each step the
+  // programs are held by this process's links or by pins, so enforcement never lapses.
+  const std::string tag = object_tag();
+  // bpffs refuses names with a '.', hence no hidden or suffixed temporary name.
+  const std::string tmp = pin_dir_ + "/new_" + tag;
+  const std::string final_dir = pin_dir_ + "/" + tag;
+  if (::mkdir(pin_dir_.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error{"cannot create " + pin_dir_ + ": " + errstr(errno)};
+  if (auto r = unpin_dir(tmp); !r) return r;
+  if (::mkdir(tmp.c_str(), 0700) != 0) return Error{"cannot create " + tmp + ": " + errstr(errno)};
+  const std::pair<const char*, int> maps[] = {
+      {"policy", policy_fd_}, {"events", events_fd_}, {"stats", stats_fd_}};
+  for (const auto& [name, fd] : maps)
+    if (bpf_obj_pin(fd, (tmp + "/" + name).c_str()) != 0)
+      return Error{"cannot pin map " + std::string(name) + " in " + tmp + ": " + errstr(errno)};
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    bpf_link* link = nullptr;
+    const std::string name = bpf_program__name(prog);
+    for (int i = 0; i < skel_->skeleton->prog_cnt; i++)
+      if (skel_->skeleton->progs[i].name == name) link = *skel_->skeleton->progs[i].link;
+    if (!link) return Error{"program " + name + " has no link to pin"};
+    if (int err = bpf_link__pin(link, (tmp + "/link_" + name).c_str()))
+      return Error{"cannot pin the link of " + name + ": " + errstr(err)};
+  }
+  for (const auto& d : subdirs(pin_dir_)) {
+    if ("/" + d == tmp.substr(pin_dir_.size())) continue;
+    if (auto r = unpin_dir(pin_dir_ + "/" + d); !r) return r;
+  }
+  if (::rename(tmp.c_str(), final_dir.c_str()) != 0)
+    return Error{"cannot rename " + tmp + " to " + final_dir + ": " + errstr(errno)};
   return Ok{};
+}
+
+Result<int> Enforcer::unpin_all(const std::string& pin_dir) {
+  int removed = 0;
+  for (const auto& d : subdirs(pin_dir)) {
+    if (auto r = unpin_dir(pin_dir + "/" + d); !r) return r.error();
+    removed++;
+  }
+  ::rmdir(pin_dir.c_str());
+  return removed;
 }
 
 int Enforcer::on_event(void* ctx, void* data, size_t size) {
   auto* self = static_cast<Enforcer*>(ctx);
-  if (size < sizeof(mg_event)) {
-    self->malformed_events_++;
-    return 0;
-  }
+  if (size < sizeof(mg_event)) return 0;
   mg_event e;
   std::memcpy(&e, data, sizeof(e));
   if (self->event_fn_) self->event_fn_(e);
@@ -187,7 +385,7 @@ int Enforcer::on_event(void* ctx, void* data, size_t size) {
 
 Result<Ok> Enforcer::open_events(EventFn fn) {
   event_fn_ = std::move(fn);
-  rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), &Enforcer::on_event, this, nullptr);
+  rb_ = ring_buffer__new(events_fd_, &Enforcer::on_event, this, nullptr);
   if (!rb_) return Error{"cannot open the event ring buffer: " + errstr(errno)};
   return Ok{};
 }
@@ -198,13 +396,21 @@ Result<int> Enforcer::poll_events(int timeout_ms) {
   return n < 0 ? 0 : n;
 }
 
+int Enforcer::events_epoll_fd() const { return ring_buffer__epoll_fd(rb_); }
+
+Result<int> Enforcer::consume_events() {
+  int n = ring_buffer__consume(rb_);
+  if (n < 0) return Error{"reading events failed: " + errstr(n)};
+  return n;
+}
+
 Result<std::array<std::uint64_t, MG_STAT_COUNT>> Enforcer::stats() const {
   std::array<std::uint64_t, MG_STAT_COUNT> out{};
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return Error{"cannot count CPUs: " + errstr(ncpu)};
   std::vector<std::uint64_t> percpu(static_cast<size_t>(ncpu));
   for (__u32 i = 0; i < MG_STAT_COUNT; i++) {
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stats), &i, percpu.data()) != 0)
+    if (bpf_map_lookup_elem(stats_fd_, &i, percpu.data()) != 0)
       return Error{"cannot read counters: " + errstr(errno)};
     for (auto v : percpu) out[i] += v;
   }

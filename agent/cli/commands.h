@@ -20,6 +20,9 @@ using Runner = std::function<int()>;
 Runner register_version(CLI::App& app);
 Runner register_hash(CLI::App& app);
 Runner register_run(CLI::App& app);
+Runner register_status(CLI::App& app);
+Runner register_apply(CLI::App& app);
+Runner register_disarm(CLI::App& app);
 Runner register_policy(CLI::App& app);
 
 }  // namespace modgate::cli

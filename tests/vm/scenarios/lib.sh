@@ -101,11 +101,25 @@ start_agent() {
 	pass "agent ready ($(grep ready "$AGENT_ERR"))"
 }
 
-stop_agent() {
+# Stops the agent; its pinned programs keep enforcing until disarm_agent.
+kill_agent() {
 	[ -n "$AGENT_PID" ] || return 0
-	kill "$AGENT_PID"
-	wait "$AGENT_PID" || fail "agent exited with status $? on SIGTERM"
+	kill -s "${1:-TERM}" "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID"
+	rc=$?
+	[ "${1:-TERM}" != TERM ] || [ "$rc" -eq 0 ] || fail "agent exited with status $rc on SIGTERM"
 	AGENT_PID=
+}
+
+disarm_agent() {
+	"$MODGATE" disarm >/tmp/disarm.out 2>&1 || fail "modgate disarm failed: $(cat /tmp/disarm.out)"
+	[ ! -e /sys/fs/bpf/modgate ] || fail "pins left after disarm: $(ls -R /sys/fs/bpf/modgate)"
+}
+
+# Scenarios that switch policies start each agent afresh: stop, then remove the pins.
+stop_agent() {
+	kill_agent
+	disarm_agent
 }
 
 # Events are written by the agent asynchronously; wait until N lines match all patterns.

@@ -1,0 +1,190 @@
+// The commands that talk to a running agent over its control socket: status, apply, disarm.
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "agent/bpf/enforcer.h"
+#include "agent/cli/commands.h"
+#include "agent/control/protocol.h"
+#include "policy/policy.h"
+
+namespace modgate::cli {
+namespace {
+
+using nlohmann::json;
+
+Result<json> ask(const std::string& socket, const control::Request& req, int timeout_s,
+                 control::ClientError* err = nullptr) {
+  auto r = control::call(socket, req, timeout_s, err);
+  if (!r) return r.error();
+  json j = json::parse(r->line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Error{"the agent answered something that is not JSON"};
+  return j;
+}
+
+std::string str(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "-";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+void print_status(const json& s) {
+  const json& a = s["agent"];
+  const json& p = s["policy"];
+  auto row = [](const std::string& k, const std::string& v) {
+    std::cout << std::left << std::setw(16) << k << v << "\n";
+  };
+  if (p.is_null()) {
+    row("policy", "none in force");
+  } else {
+    row("mode", str(p, "mode"));
+    row("policy version", str(p, "version"));
+    row("policy sha256", str(p, "digest"));
+    row("allowlisted", str(p, "entries") + " hashes");
+    row("autoload", "allow " + str(p, "autoload_allow") + " pattern(s), deny " +
+                        str(p, "autoload_deny") + " pattern(s)");
+  }
+  const json& la = s["last_apply"];
+  if (!la.is_null())
+    row("last apply", str(la, "result") + " at " + str(la, "time") + " (" + str(la, "source") +
+                          "): " + str(la, "message"));
+  row("events lost", str(s, "events_lost"));
+  row("hash failures", str(s, "hash_failures"));
+  row("agent", "pid " + str(a, "pid") + ", up " + str(a, "uptime_s") + " s, object " +
+                   str(a, "object") + (a.value("adopted", false) ? " (adopted)" : ""));
+  row("pinned", std::string(a.value("pinned", false) ? "yes" : "NO") + " in " + str(a, "pin_dir"));
+  row("kernel", str(a, "kernel_release"));
+  std::cout << "\n" << std::left << std::setw(24) << "hook" << std::right << std::setw(10)
+            << "allow" << std::setw(10) << "deny" << std::setw(12) << "would-deny" << "\n";
+  for (const auto& [hook, c] : s["counters"].items())
+    std::cout << std::left << std::setw(24) << hook << std::right << std::setw(10)
+              << c.value("allow", 0) << std::setw(10) << c.value("deny", 0) << std::setw(12)
+              << c.value("would-deny", 0) << "\n";
+}
+
+}  // namespace
+
+Runner register_status(CLI::App& app) {
+  struct Opts {
+    std::string socket = control::kDefaultSocket;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("status", "Show what the running agent enforces and has decided");
+  cmd->add_flag("--json", o->json, "Print the status object (docs/control.md) instead of a table");
+  cmd->add_option("--socket", o->socket, "The agent's control socket")->capture_default_str();
+  cmd->footer("Exit status: 0, or 1 when no agent answers.\n\nExamples:\n  modgate status\n"
+              "  modgate status --json | jq .policy.version");
+  return [o] {
+    control::Request req;
+    auto j = ask(o->socket, req, 10);
+    if (!j) {
+      std::cerr << "modgate status: " << j.error().message << "\n";
+      return kExitFailure;
+    }
+    if (!j->value("ok", false)) {
+      std::cerr << "modgate status: " << str(*j, "error") << "\n";
+      return kExitFailure;
+    }
+    if (o->json)
+      std::cout << (*j)["status"].dump(2) << "\n";
+    else
+      print_status((*j)["status"]);
+    return kExitOk;
+  };
+}
+
+Runner register_apply(CLI::App& app) {
+  struct Opts {
+    std::string socket = control::kDefaultSocket;
+    std::string file;
+    bool force = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("apply", "Make the running agent enforce a new policy, atomically");
+  cmd->add_option("FILE", o->file, "Policy file")->required();
+  cmd->add_flag("--force", o->force,
+                "Apply even if its version is not above the one in force, or its kernels: list "
+                "excludes this kernel (logged as forced)");
+  cmd->add_option("--socket", o->socket, "The agent's control socket")->capture_default_str();
+  cmd->footer(
+      "The agent validates the file (same FILE:LINE:COL errors as 'policy check'), refuses a\n"
+      "version not greater than the one in force, and swaps the whole policy in one step; a\n"
+      "refused file leaves the policy in force untouched.\n"
+      "Exit status: 0 applied (or already in force), 1 refused or no agent.\n\n"
+      "Example:\n  modgate apply /etc/modgate/policy.yaml");
+  return [o] {
+    auto text = policy::read_policy_text(o->file);
+    if (!text) {
+      std::cerr << "modgate apply: " << text.error().message << "\n";
+      return kExitFailure;
+    }
+    control::Request req;
+    req.cmd = control::Request::Cmd::kApply;
+    req.file = o->file;
+    req.content = std::move(*text);
+    req.force = o->force;
+    auto j = ask(o->socket, req, 120);
+    if (!j) {
+      std::cerr << "modgate apply: " << j.error().message << "\n";
+      return kExitFailure;
+    }
+    if (j->contains("errors")) std::cerr << (*j)["errors"].get<std::string>() << "\n";
+    if (!j->value("ok", false)) {
+      std::cerr << "modgate apply: " << (j->contains("error") ? str(*j, "error") : str(*j, "message"))
+                << "\n";
+      return kExitFailure;
+    }
+    std::cout << "modgate apply: " << str(*j, "message") << "\n";
+    return kExitOk;
+  };
+}
+
+Runner register_disarm(CLI::App& app) {
+  struct Opts {
+    std::string socket = control::kDefaultSocket;
+    std::string pin_dir = kDefaultPinDir;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "disarm", "Stop enforcing: detach and unpin modgate's programs (the running agent exits)");
+  cmd->add_option("--socket", o->socket, "The agent's control socket")->capture_default_str();
+  cmd->add_option("--pin-dir", o->pin_dir, "Where the programs are pinned")->capture_default_str();
+  cmd->footer(
+      "Stopping or killing the agent leaves enforcement in place; this is the one explicit way\n"
+      "to remove it. Without a running agent the pins are removed directly.\n\n"
+      "Example:\n  modgate disarm");
+  return [o] {
+    control::Request req;
+    req.cmd = control::Request::Cmd::kDisarm;
+    control::ClientError err;
+    auto j = ask(o->socket, req, 30, &err);
+    if (!j && !err.not_running) {
+      std::cerr << "modgate disarm: " << j.error().message << "\n";
+      return kExitFailure;
+    }
+    if (j) {
+      if (!j->value("ok", false)) {
+        std::cerr << "modgate disarm: " << str(*j, "error") << "\n";
+        return kExitFailure;
+      }
+      std::cout << "modgate disarm: the agent removed its pins and exited; module loads are no "
+                   "longer checked\n";
+      return kExitOk;
+    }
+    auto removed = Enforcer::unpin_all(o->pin_dir);
+    if (!removed) {
+      std::cerr << "modgate disarm: " << removed.error().message << "\n";
+      return kExitFailure;
+    }
+    std::cout << "modgate disarm: no agent running; removed " << *removed
+              << " pinned program set(s) from " << o->pin_dir
+              << "; module loads are no longer checked\n";
+    return kExitOk;
+  };
+}
+
+}  // namespace modgate::cli

@@ -1,0 +1,24 @@
+// The running agent: one thread, one epoll loop over the event ring buffer, the control socket,
+// signals and the watched policy directory. Every policy change, whatever its source, goes
+// through Daemon::apply, so the rules (validation, version, kernel match) are the same for all.
+#pragma once
+
+#include <string>
+
+namespace modgate {
+
+struct DaemonOptions {
+  std::string policy_file;  // may be empty when adopting pinned state or with watch_dir
+  std::string events_file;  // empty: stdout
+  std::string socket_path;
+  std::string pin_dir;
+  std::string watch_dir;  // empty: no watching
+  std::string state_dir;
+  bool verbose = false;
+};
+
+// Runs until SIGTERM/SIGINT (enforcement stays, pinned) or a disarm request (removed).
+// Returns the process exit code.
+int run_daemon(const DaemonOptions& options);
+
+}  // namespace modgate
