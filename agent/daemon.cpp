@@ -343,13 +343,14 @@ void Daemon::handle_client(int fd) {
       break;
     }
     case control::Request::Cmd::kDisarm: {
+      // Our own references go first, so that removing the pins is what detaches the programs.
+      enf_->release();
+      disarm_requested_ = true;
       auto removed = Enforcer::unpin_all(o_.pin_dir);
       if (!removed) {
         send({{"ok", false}, {"error", removed.error().message}});
         break;
       }
-      enf_->release();
-      disarm_requested_ = true;
       send({{"ok", true}, {"removed", *removed}});
       break;
     }
@@ -393,6 +394,9 @@ int Daemon::run() {
     if (auto c = policy::compile(*p); !c) return fail(c.error().message);
     text = std::move(*t);
   }
+  if (!text && !Enforcer::pinned_policy_exists(o_.pin_dir))
+    return fail("no policy given (--policy FILE or --watch DIR) and none is in force (nothing "
+                "pinned in " + o_.pin_dir + "); modgate never runs without one.");
   if (auto ok = preflight(); !ok) return fail(ok.error().message);
   if (auto r = setup_socket(); !r) return fail(r.error().message);
 
@@ -482,7 +486,7 @@ int Daemon::run() {
     epoll_event evs[8];
     int n = ::epoll_wait(ep, evs, 8, timeout);
     if (n < 0 && errno != EINTR) return fail("epoll_wait: " + errstr(errno));
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !disarm_requested_; i++) {
       int fd = evs[i].data.fd;
       if (fd == enf_->events_epoll_fd()) {
         if (auto r = enf_->consume_events(); !r) std::cerr << "modgate: " << r.error().message << "\n";

@@ -113,11 +113,34 @@ Result<Ok> unpin_dir(const std::string& dir) {
     if (n != "." && n != "..") names.push_back(n);
   }
   ::closedir(d);
+  // Note the programs behind the links first. On 6.12 the last put of a link only schedules its
+  // release (and the link's id vanishes at once), so "detached" can only be promised once the
+  // programs themselves are gone: a program outlives its link until the link is released.
+  std::vector<__u32> prog_ids;
+  for (const auto& n : names) {
+    if (n.rfind("link_", 0) != 0) continue;
+    Fd fd(bpf_obj_get((dir + "/" + n).c_str()));
+    bpf_link_info info{};
+    __u32 len = sizeof(info);
+    if (fd.get() >= 0 && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0)
+      prog_ids.push_back(info.prog_id);
+  }
   for (const auto& n : names)
     if (::unlink((dir + "/" + n).c_str()) != 0 && errno != ENOENT)
       return Error{"cannot remove pin " + dir + "/" + n + ": " + errstr(errno)};
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
     return Error{"cannot remove " + dir + ": " + errstr(errno)};
+  for (__u32 id : prog_ids) {
+    for (int i = 0;; i++) {
+      int fd = bpf_prog_get_fd_by_id(id);
+      if (fd < 0) break;
+      ::close(fd);
+      if (i == 1000)
+        return Error{"program " + std::to_string(id) +
+                     " still exists 10 s after its pin was removed; is another process holding it?"};
+      ::usleep(10000);
+    }
+  }
   return Ok{};
 }
 
@@ -364,6 +387,12 @@ Result<Ok> Enforcer::attach_and_pin() {
   return Ok{};
 }
 
+bool Enforcer::pinned_policy_exists(const std::string& pin_dir) {
+  for (const auto& d : subdirs(pin_dir))
+    if (exists(pin_dir + "/" + d + "/policy")) return true;
+  return false;
+}
+
 Result<int> Enforcer::unpin_all(const std::string& pin_dir) {
   int removed = 0;
   for (const auto& d : subdirs(pin_dir)) {
@@ -396,7 +425,7 @@ Result<int> Enforcer::poll_events(int timeout_ms) {
   return n < 0 ? 0 : n;
 }
 
-int Enforcer::events_epoll_fd() const { return ring_buffer__epoll_fd(rb_); }
+int Enforcer::events_epoll_fd() const { return rb_ ? ring_buffer__epoll_fd(rb_) : -1; }
 
 Result<int> Enforcer::consume_events() {
   int n = ring_buffer__consume(rb_);

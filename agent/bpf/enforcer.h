@@ -69,6 +69,9 @@ class Enforcer {
   // removes the pins of any other object. A no-op for adopted state.
   Result<Ok> attach_and_pin();
 
+  // Whether some modgate object's policy map is pinned under pin_dir (adoption is possible).
+  static bool pinned_policy_exists(const std::string& pin_dir);
+
   // Removes every pin under pin_dir (this object's and any other's). Programs stay attached only
   // while some process (this one included) holds their links.
   static Result<int> unpin_all(const std::string& pin_dir);

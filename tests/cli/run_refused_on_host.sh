@@ -40,7 +40,8 @@ check lsm-load-refused 1 "refused to load modgate's BPF LSM programs" 1 -- \
 chmod 755 "$tmp" && chmod 644 "$tmp/policy.yaml"
 check not-root 1 "must run as root" 1 -- \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$modgate" run --policy "$tmp/policy.yaml"
-check no-policy 2 "--policy is required" 2 -- "$modgate" run
+check no-policy 1 "no policy given .* modgate never runs without one" 1 -- \
+	"$modgate" run --pin-dir "$tmp/no-such-pin-dir"
 printf 'version: 1\nmode: enforce\nmodules: []\nbogus: 1\n' >"$tmp/bad.yaml"
 "$modgate" run --policy "$tmp/bad.yaml" >"$tmp/out" 2>"$tmp/err"
 rc=$?

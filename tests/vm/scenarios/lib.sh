@@ -89,7 +89,8 @@ start_agent() {
 	: >"$EVENTS"
 	# Truncate here: the child's own redirection may come after our first look for "ready".
 	: >"$AGENT_ERR"
-	"$MODGATE" run --policy "$1" --events "$EVENTS" 2>"$AGENT_ERR" &
+	# shellcheck disable=SC2086 # AGENT_ARGS: extra options, word-split on purpose
+	"$MODGATE" run ${1:+--policy "$1"} $AGENT_ARGS --events "$EVENTS" 2>"$AGENT_ERR" &
 	AGENT_PID=$!
 	i=0
 	while ! grep -q ready "$AGENT_ERR" 2>/dev/null; do
@@ -120,6 +121,12 @@ disarm_agent() {
 stop_agent() {
 	kill_agent
 	disarm_agent
+}
+
+# status_field NAME: the first "NAME": value in 'modgate status --json' (the policy's fields come
+# first, so version and digest are the policy's).
+status_field() {
+	"$MODGATE" status --json | sed -n "s/^ *\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" | head -n1
 }
 
 # Events are written by the agent asynchronously; wait until N lines match all patterns.
