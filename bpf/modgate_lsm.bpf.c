@@ -40,6 +40,12 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#ifndef MODGATE_BUILD_ID
+#define MODGATE_BUILD_ID "dev"
+#endif
+/* Which build this object is; it also makes each release's object, and so its pin tag, unique. */
+const volatile char mg_build_id[] = MODGATE_BUILD_ID;
+
 /* One policy = one hash map (see modgate_abi.h); slot 0 of this array holds the one in force. */
 /* Sizes, not types: libbpf 1.1 cannot size BTF key types of an inner map definition. */
 struct policy_inner {

@@ -7,7 +7,7 @@ MODDIR=/lib/modules/$KREL
 EVENTS=/tmp/events.jsonl
 AGENT_ERR=/tmp/agent.err
 AGENT_PID=
-MODGATE=$(command -v modgate)
+MODGATE=${MODGATE:-$(command -v modgate)}
 LOADMOD=$(command -v loadmod)
 
 fail() {
