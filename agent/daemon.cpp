@@ -152,8 +152,7 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
     const auto& cfg = (*in_force)->config;
     if (std::memcmp(cfg.policy_digest, p->digest.data(), p->digest.size()) == 0) {
       res.ok = true;
-      res.message = "policy version " + std::to_string(p->version) + " (sha256 " +
-                    to_hex(p->digest) + ") is already in force";
+      res.message = "policy version " + std::to_string(p->version) + " is already in force";
       if (!policy_) policy_ = std::move(*p);
       return res;
     }
@@ -167,8 +166,9 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
   if (auto r = enf_->install(*compiled); !r) return refuse(r.error().message);
 
   res.ok = res.changed = true;
-  res.message = "policy version " + std::to_string(p->version) + " (sha256 " + to_hex(p->digest) +
-                ") in force: mode " + std::string(policy::mode_name(p->mode)) + ", " +
+  // The digest travels in its own field; the message stays short enough for a terminal line.
+  res.message = "policy version " + std::to_string(p->version) + " in force: mode " +
+                std::string(policy::mode_name(p->mode)) + ", " +
                 std::to_string(compiled->allow.size()) + " hashes allowlisted" +
                 (force ? " (forced)" : "");
   last_apply_ = ordered_json{{"result", "ok"}, {"time", utc_now()}, {"source", source},
@@ -339,6 +339,7 @@ void Daemon::handle_client(int fd) {
       ordered_json j{{"ok", a.ok}, {"changed", a.changed}, {"message", a.message}};
       if (!a.errors.empty()) j["errors"] = a.errors;
       if (a.ok && policy_) j["digest"] = to_hex(policy_->digest);
+      if (a.ok && policy_) j["version"] = policy_->version;
       send(j);
       break;
     }

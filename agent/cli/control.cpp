@@ -48,9 +48,10 @@ void print_status(const json& s) {
                         str(p, "autoload_deny") + " pattern(s)");
   }
   const json& la = s["last_apply"];
-  if (!la.is_null())
-    row("last apply", str(la, "result") + " at " + str(la, "time") + " (" + str(la, "source") +
-                          "): " + str(la, "message"));
+  if (!la.is_null()) {
+    row("last apply", str(la, "result") + " at " + str(la, "time") + " via " + str(la, "source"));
+    if (str(la, "result") != "ok") row("", str(la, "message"));
+  }
   row("events lost", str(s, "events_lost"));
   row("hash failures", str(s, "hash_failures"));
   row("agent", "pid " + str(a, "pid") + ", up " + str(a, "uptime_s") + " s, object " +
@@ -139,6 +140,7 @@ Runner register_apply(CLI::App& app) {
       return kExitFailure;
     }
     std::cout << "modgate apply: " << str(*j, "message") << "\n";
+    if (j->contains("digest")) std::cout << "policy sha256 " << str(*j, "digest") << "\n";
     return kExitOk;
   };
 }

@@ -3,9 +3,10 @@
 EVENTS=/tmp/events.jsonl
 say() { echo "== $*"; }
 show() { printf '$ %s\n' "$*"; "$@" 2>&1 | sed 's/^/  /'; }
-# One short line per event: verdict, what, hash prefix, reason.
-events() {
-	sed -n "$1,\$p" "$EVENTS" | sed -E \
+# loads FROM: one short line per module decision from line FROM of the decision events (the
+# policy_apply records left out): verdict, what, reason, name, hash prefix.
+loads() {
+	grep -v '"event":"policy_apply"' "$EVENTS" | sed -n "$1,\$p" | sed -E \
 		's/.*"event":"([^"]*)".*"verdict":"([^"]*)".*"reason":"([^"]*)".*/\2 \1 \3|&/' |
 		while IFS='|' read -r head line; do
 			name=$(echo "$line" | sed -nE 's/.*"name":"([^"]*)".*/\1/p')
@@ -23,7 +24,6 @@ start_agent() {
 	done
 	sed 's/^/  /' /tmp/agent.err
 }
-stop_agent() { kill "$AGENT"; wait "$AGENT"; sed -n '2,$p' /tmp/agent.err | sed 's/^/  /'; }
 
 say "1. A policy generated from this kernel's module tree (dry-run by default)"
 mkdir -p /etc/modgate
@@ -38,16 +38,15 @@ show insmod "$rootkit"
 grep -q '^minix ' /proc/modules && echo "  loaded: minix is in /proc/modules"
 sleep 0.5
 say "   ...but modgate reports what enforce mode would have denied:"
-events 1
+loads 1
 rmmod minix
-stop_agent
 
-say "3. Switch to enforce (and deny autoload of the nlmon link type)"
+say "3. Switch to enforce (and deny autoload of the nlmon link type), live"
 sed -e 's/^version: 1/version: 2/' -e 's/^mode: dry-run/mode: enforce/' \
 	-e 's/^  deny: \[\]/  deny: ["rtnl-link-nlmon"]/' /etc/modgate/policy.yaml >/etc/modgate/enforce.yaml
 show modgate policy diff /etc/modgate/policy.yaml /etc/modgate/enforce.yaml
-n=$(($(wc -l <"$EVENTS") + 1))
-start_agent /etc/modgate/enforce.yaml
+n=$(($(grep -vc "\"event\":\"policy_apply\"" "$EVENTS") + 1))
+show modgate apply /etc/modgate/enforce.yaml
 say "   The same load now fails:"
 show insmod "$rootkit"
 say "   An allowlisted module still loads:"
@@ -58,7 +57,14 @@ say "   A forced load of an allowlisted module (modprobe -f) is refused:"
 rmmod dummy
 show modprobe -f dummy
 sleep 0.5
-events "$n"
-say "4. Stopping the agent prints its counters:"
-stop_agent
+loads "$n"
+say "4. What the agent reports (modgate status):"
+show modgate status
+say "5. Killing the agent does not stop enforcement (the programs are pinned):"
+kill -s KILL "$AGENT"
+wait "$AGENT" 2>/dev/null
+show insmod "$rootkit"
+say "   'modgate disarm' is the one way to remove it:"
+show modgate disarm
+show insmod "$rootkit"
 echo "ok: demo finished"

@@ -36,11 +36,11 @@ expect_errno 0 "$LOADMOD" finit "$minix" $flag
 rmmod minix
 pass "ConfigMap-style ..data swap applied version 2"
 
-# Editor / config-management style on a plain file: write a temporary file, rename it over.
-rm /etc/cm/policy.yaml
+# Editor / config-management style: write a temporary file, rename it over (here over the
+# ConfigMap's symlink, which the rename replaces by a plain file in one step).
 write_policy /etc/cm/policy.yaml.tmp enforce "" dummy
 sed -i 's/^version: 1/version: 3/' /etc/cm/policy.yaml.tmp
-mv /etc/cm/policy.yaml.tmp /etc/cm/policy.yaml
+mv -T /etc/cm/policy.yaml.tmp /etc/cm/policy.yaml
 wait_version 3
 expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
 pass "rename-over applied version 3"
