@@ -84,7 +84,8 @@ Result<Ok> write_atomically(const std::string& path, const std::string& text) {
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) return Error{"cannot write " + tmp + ": " + errstr(errno)};
+  if (::fsync(fd) != 0 || ::close(fd) != 0)
+    return Error{"cannot write " + tmp + ": " + errstr(errno)};
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return Error{"cannot rename " + tmp + ": " + errstr(errno)};
   return Ok{};
@@ -134,14 +135,16 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
   auto refuse = [&](std::string msg, std::string errors = {}) {
     res.message = std::move(msg);
     res.errors = std::move(errors);
-    last_apply_ = ordered_json{{"result", "refused"}, {"time", utc_now()}, {"source", source},
-                               {"file", file}, {"forced", force}, {"message", res.message}};
+    last_apply_ =
+        ordered_json{{"result", "refused"}, {"time", utc_now()}, {"source", source},
+                     {"file", file},        {"forced", force},   {"message", res.message}};
     if (writer_) writer_->write_apply("refused", source, file, 0, "", force, res.message);
     return res;
   };
   auto p = policy::parse_policy(text, file);
-  if (!p) return refuse("the policy in " + file + " is invalid; the policy in force is unchanged",
-                        p.error().message);
+  if (!p)
+    return refuse("the policy in " + file + " is invalid; the policy in force is unchanged",
+                  p.error().message);
   const std::string release = kernel_release();
   if (!policy::kernel_matches(*p, release) && !force)
     return refuse(file + " is for other kernels (kernels: does not match " + release +
@@ -172,16 +175,17 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
                 std::to_string(compiled->allow.size()) + " hashes allowlisted" +
                 (force ? " (forced)" : "");
   last_apply_ = ordered_json{{"result", "ok"}, {"time", utc_now()}, {"source", source},
-                             {"file", file}, {"forced", force}, {"message", res.message}};
+                             {"file", file},   {"forced", force},   {"message", res.message}};
   if (writer_)
     writer_->write_apply("ok", source, file, p->version, to_hex(p->digest), force, res.message);
-  if (force) std::cerr << "modgate: FORCED apply from " << source << ": " << res.message << std::endl;
+  if (force)
+    std::cerr << "modgate: FORCED apply from " << source << ": " << res.message << std::endl;
   policy_ = std::move(*p);
   if (writer_) writer_->set_policy(&*policy_);
   // Kept so that an agent that adopts this policy after a restart can name its modules.
   if (!o_.state_dir.empty()) {
-    if (auto r = mkdir_p(o_.state_dir, 0700); !r ||
-        !write_atomically(o_.state_dir + "/applied.yaml", text))
+    if (auto r = mkdir_p(o_.state_dir, 0700);
+        !r || !write_atomically(o_.state_dir + "/applied.yaml", text))
       std::cerr << "modgate: warning: cannot save the applied policy under " << o_.state_dir
                 << std::endl;
   }
@@ -191,9 +195,9 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
 void Daemon::reload_file(const std::string& source) {
   auto text = policy::read_policy_text(policy_path_);
   if (!text) {
-    last_apply_ = ordered_json{{"result", "refused"}, {"time", utc_now()}, {"source", source},
-                               {"file", policy_path_}, {"forced", false},
-                               {"message", text.error().message}};
+    last_apply_ = ordered_json{{"result", "refused"}, {"time", utc_now()},
+                               {"source", source},    {"file", policy_path_},
+                               {"forced", false},     {"message", text.error().message}};
     if (writer_)
       writer_->write_apply("refused", source, policy_path_, 0, "", false, text.error().message);
     std::cerr << "modgate: " << source << ": " << text.error().message << std::endl;
@@ -239,16 +243,15 @@ ordered_json Daemon::status() const {
   ordered_json pol = nullptr;
   if (in_force && *in_force) {
     const auto& kp = **in_force;
-    pol = ordered_json{
-        {"mode", kp.config.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run"},
-        {"version", kp.config.policy_version},
-        {"digest", to_hex(kp.config.policy_digest)},
-        {"entries", kp.allowlist_entries()},
-        {"autoload_allow", kp.config.n_autoload_allow},
-        {"autoload_deny", kp.config.n_autoload_deny},
-        {"log_allowed", (kp.config.flags & MG_CFG_LOG_ALLOWED) != 0},
-        {"allow_forced", (kp.config.flags & MG_CFG_ALLOW_FORCED) != 0},
-        {"names_known", policy_.has_value()}};
+    pol = ordered_json{{"mode", kp.config.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run"},
+                       {"version", kp.config.policy_version},
+                       {"digest", to_hex(kp.config.policy_digest)},
+                       {"entries", kp.allowlist_entries()},
+                       {"autoload_allow", kp.config.n_autoload_allow},
+                       {"autoload_deny", kp.config.n_autoload_deny},
+                       {"log_allowed", (kp.config.flags & MG_CFG_LOG_ALLOWED) != 0},
+                       {"allow_forced", (kp.config.flags & MG_CFG_ALLOW_FORCED) != 0},
+                       {"names_known", policy_.has_value()}};
   }
   s["policy"] = pol;
   ordered_json counters = ordered_json::object();
@@ -271,9 +274,9 @@ ordered_json Daemon::status() const {
   struct stat st {};
   s["agent"] = ordered_json{
       {"pid", ::getpid()},
-      {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::steady_clock::now() - started_)
-                       .count()},
+      {"uptime_s",
+       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
+           .count()},
       {"kernel_release", kernel_release()},
       {"object", object_tag()},
       {"adopted", enf_->adopted()},
@@ -396,8 +399,10 @@ int Daemon::run() {
     text = std::move(*t);
   }
   if (!text && !Enforcer::pinned_policy_exists(o_.pin_dir))
-    return fail("no policy given (--policy FILE or --watch DIR) and none is in force (nothing "
-                "pinned in " + o_.pin_dir + "); modgate never runs without one.");
+    return fail(
+        "no policy given (--policy FILE or --watch DIR) and none is in force (nothing "
+        "pinned in " +
+        o_.pin_dir + "); modgate never runs without one.");
   if (auto ok = preflight(); !ok) return fail(ok.error().message);
   if (auto r = setup_socket(); !r) return fail(r.error().message);
 
@@ -415,8 +420,9 @@ int Daemon::run() {
   auto in_force = enf_->policy_in_force();
   if (!in_force) return fail(in_force.error().message);
   if (!*in_force && !text)
-    return fail("no policy given (--policy FILE or --watch DIR) and none is in force; modgate "
-                "never runs without one.");
+    return fail(
+        "no policy given (--policy FILE or --watch DIR) and none is in force; modgate "
+        "never runs without one.");
   if (text) {
     auto r = apply(*text, policy_path_, false, "startup");
     if (!r.ok) {
@@ -430,8 +436,7 @@ int Daemon::run() {
     // Adopted state: name modules from the saved copy if it is the policy in force.
     if (auto saved = policy::load_policy_file(o_.state_dir + "/applied.yaml"); saved) {
       auto now = enf_->policy_in_force();
-      if (now && *now &&
-          std::memcmp((*now)->config.policy_digest, saved->digest.data(), 32) == 0)
+      if (now && *now && std::memcmp((*now)->config.policy_digest, saved->digest.data(), 32) == 0)
         policy_ = std::move(*saved);
     }
   }
@@ -490,7 +495,8 @@ int Daemon::run() {
     for (int i = 0; i < n && !disarm_requested_; i++) {
       int fd = evs[i].data.fd;
       if (fd == enf_->events_epoll_fd()) {
-        if (auto r = enf_->consume_events(); !r) std::cerr << "modgate: " << r.error().message << "\n";
+        if (auto r = enf_->consume_events(); !r)
+          std::cerr << "modgate: " << r.error().message << "\n";
       } else if (fd == listen_fd_) {
         for (;;) {
           int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);

@@ -24,7 +24,8 @@ std::string bounded(const char* s, size_t cap) { return std::string(s, strnlen(s
 // same to the kernel; the file name's spelling is kept).
 std::string module_name_from_file(std::string file) {
   for (std::string_view ext : {".ko.xz", ".ko.zst", ".ko.gz", ".ko"}) {
-    if (file.size() > ext.size() && file.ends_with(ext)) return file.substr(0, file.size() - ext.size());
+    if (file.size() > ext.size() && file.ends_with(ext))
+      return file.substr(0, file.size() - ext.size());
   }
   return file;
 }
@@ -33,41 +34,59 @@ std::string module_name_from_file(std::string file) {
 
 const char* hook_name(std::uint32_t hook) {
   switch (hook) {
-    case MG_HOOK_KERNEL_READ_FILE: return "kernel_read_file";
-    case MG_HOOK_KERNEL_POST_READ_FILE: return "kernel_post_read_file";
-    case MG_HOOK_KERNEL_LOAD_DATA: return "kernel_load_data";
-    case MG_HOOK_KERNEL_POST_LOAD_DATA: return "kernel_post_load_data";
-    case MG_HOOK_KERNEL_MODULE_REQUEST: return "kernel_module_request";
-    default: return "unknown";
+    case MG_HOOK_KERNEL_READ_FILE:
+      return "kernel_read_file";
+    case MG_HOOK_KERNEL_POST_READ_FILE:
+      return "kernel_post_read_file";
+    case MG_HOOK_KERNEL_LOAD_DATA:
+      return "kernel_load_data";
+    case MG_HOOK_KERNEL_POST_LOAD_DATA:
+      return "kernel_post_load_data";
+    case MG_HOOK_KERNEL_MODULE_REQUEST:
+      return "kernel_module_request";
+    default:
+      return "unknown";
   }
 }
 
 const char* verdict_name(std::uint32_t verdict) {
   switch (verdict) {
-    case MG_VERDICT_ALLOW: return "allow";
-    case MG_VERDICT_DENY: return "deny";
-    case MG_VERDICT_WOULD_DENY: return "would-deny";
-    default: return "unknown";
+    case MG_VERDICT_ALLOW:
+      return "allow";
+    case MG_VERDICT_DENY:
+      return "deny";
+    case MG_VERDICT_WOULD_DENY:
+      return "would-deny";
+    default:
+      return "unknown";
   }
 }
 
 const char* reason_name(std::uint32_t reason) {
   switch (reason) {
-    case MG_REASON_LISTED: return "listed";
-    case MG_REASON_NOT_LISTED: return "not-listed";
-    case MG_REASON_FORCED: return "forced";
-    case MG_REASON_HASH_FAILED: return "hash-failed";
-    case MG_REASON_NO_POLICY: return "no-policy";
-    case MG_REASON_AUTOLOAD_ALLOW: return "autoload-allow";
-    case MG_REASON_AUTOLOAD_DENY: return "autoload-deny";
-    case MG_REASON_AUTOLOAD_DEFAULT: return "autoload-default";
-    default: return "unknown";
+    case MG_REASON_LISTED:
+      return "listed";
+    case MG_REASON_NOT_LISTED:
+      return "not-listed";
+    case MG_REASON_FORCED:
+      return "forced";
+    case MG_REASON_HASH_FAILED:
+      return "hash-failed";
+    case MG_REASON_NO_POLICY:
+      return "no-policy";
+    case MG_REASON_AUTOLOAD_ALLOW:
+      return "autoload-allow";
+    case MG_REASON_AUTOLOAD_DENY:
+      return "autoload-deny";
+    case MG_REASON_AUTOLOAD_DEFAULT:
+      return "autoload-default";
+    default:
+      return "unknown";
   }
 }
 
 EventWriter::EventWriter(std::ostream& out)
-    : out_(out),
-      realtime_minus_boot_ns_(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME)) {}
+    : out_(out), realtime_minus_boot_ns_(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME)) {}
 
 std::string EventWriter::timestamp(std::uint64_t boot_ns) const {
   std::int64_t ns = static_cast<std::int64_t>(boot_ns) + realtime_minus_boot_ns_;

@@ -1,5 +1,4 @@
 #include <CLI/CLI.hpp>
-
 #include <exception>
 #include <iostream>
 #include <utility>
@@ -11,7 +10,8 @@ int main(int argc, char** argv) {
   using namespace modgate::cli;
   CLI::App app{
       "modgate: allow only approved kernel modules into the kernel.\n"
-      "BPF LSM programs hash the exact bytes of every module load in the kernel and deny any whose\n"
+      "BPF LSM programs hash the exact bytes of every module load in the kernel and deny any "
+      "whose\n"
       "SHA-256 is not on the policy's allowlist.",
       "modgate"};
   app.require_subcommand(1);

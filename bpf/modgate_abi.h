@@ -22,9 +22,9 @@
 
 /* Where a decision was taken. */
 #define MG_HOOK_NONE 0
-#define MG_HOOK_KERNEL_READ_FILE 1      /* finit_module, before the read */
+#define MG_HOOK_KERNEL_READ_FILE 1	/* finit_module, before the read */
 #define MG_HOOK_KERNEL_POST_READ_FILE 2 /* finit_module, whole file in a kernel buffer */
-#define MG_HOOK_KERNEL_LOAD_DATA 3      /* init_module, before the copy */
+#define MG_HOOK_KERNEL_LOAD_DATA 3	/* init_module, before the copy */
 #define MG_HOOK_KERNEL_POST_LOAD_DATA 4 /* init_module, whole image in a kernel buffer */
 #define MG_HOOK_KERNEL_MODULE_REQUEST 5 /* request_module() autoload */
 #define MG_HOOK_COUNT 6
@@ -41,11 +41,11 @@
 #define MG_EVENT_MODULE_REQUEST 2
 
 /* Why a verdict was reached; reported with every event. */
-#define MG_REASON_LISTED 0        /* hash on the allowlist */
-#define MG_REASON_NOT_LISTED 1    /* hash not on the allowlist */
-#define MG_REASON_FORCED 2        /* finit_module with MODULE_INIT_IGNORE_* and allow_forced off */
-#define MG_REASON_HASH_FAILED 3   /* buffer could not be read or was too large; fail closed */
-#define MG_REASON_NO_POLICY 4     /* no policy in the map; fail closed */
+#define MG_REASON_LISTED 0	   /* hash on the allowlist */
+#define MG_REASON_NOT_LISTED 1	   /* hash not on the allowlist */
+#define MG_REASON_FORCED 2	   /* finit_module with MODULE_INIT_IGNORE_* and allow_forced off */
+#define MG_REASON_HASH_FAILED 3	   /* buffer could not be read or was too large; fail closed */
+#define MG_REASON_NO_POLICY 4	   /* no policy in the map; fail closed */
 #define MG_REASON_AUTOLOAD_ALLOW 5 /* request name matched autoload.allow */
 #define MG_REASON_AUTOLOAD_DENY 6  /* request name matched autoload.deny */
 #define MG_REASON_AUTOLOAD_DEFAULT 7 /* no pattern matched; autoload.default applied */
@@ -71,8 +71,8 @@ struct mg_allow_value {
 struct mg_config {
 	__u64 policy_version;
 	__u8 policy_digest[MG_SHA256_LEN];
-	__u32 mode; /* MG_MODE_* */
-	__u32 flags; /* MG_CFG_* */
+	__u32 mode;    /* MG_MODE_* */
+	__u32 flags;   /* MG_CFG_* */
 	__u32 present; /* 1 once userspace has written a policy; 0 means fail closed */
 	__u32 _pad;
 	__u32 n_autoload_allow; /* mg_glob records under MG_KEY_AUTOLOAD_ALLOW, 0..MG_GLOB_MAX */
@@ -114,9 +114,9 @@ union mg_policy_value {
 };
 
 /* Event flags. */
-#define MG_EVF_FORCED (1u << 0)     /* finit_module flags asked to ignore modversions/vermagic */
+#define MG_EVF_FORCED (1u << 0)	    /* finit_module flags asked to ignore modversions/vermagic */
 #define MG_EVF_COMPRESSED (1u << 1) /* finit_module with MODULE_INIT_COMPRESSED_FILE */
-#define MG_EVF_LISTED (1u << 2)     /* the hash is on the allowlist (entry valid) */
+#define MG_EVF_LISTED (1u << 2)	    /* the hash is on the allowlist (entry valid) */
 
 /* Ring-buffer record: one per decision worth reporting. */
 struct mg_event {

@@ -264,15 +264,16 @@ int BPF_PROG(read_file, struct file *file, enum kernel_read_file_id id, bool con
 	if (id != READING_MODULE)
 		return 0;
 	t = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
-	/* Only for the event; a path that does not fit is reported empty, never truncated wrongly. */
+	/* Only for the event; a path that does not fit is reported empty, never truncated wrongly.
+	 */
 	if (t && bpf_d_path(&file->f_path, t->path, sizeof(t->path)) < 0)
 		t->path[0] = 0;
 	return 0;
 }
 
 SEC("lsm/kernel_post_read_file")
-int BPF_PROG(post_read_file, struct file *file, char *buf, loff_t size,
-	     enum kernel_read_file_id id, int ret)
+int BPF_PROG(post_read_file, struct file *file, char *buf, loff_t size, enum kernel_read_file_id id,
+	     int ret)
 {
 	__u32 flags = 0;
 	struct mg_task *t;
@@ -319,8 +320,8 @@ int BPF_PROG(load_data, enum kernel_load_data_id id, bool contents, int ret)
 }
 
 SEC("lsm/kernel_post_load_data")
-int BPF_PROG(post_load_data, char *buf, loff_t size, enum kernel_load_data_id id,
-	     char *description, int ret)
+int BPF_PROG(post_load_data, char *buf, loff_t size, enum kernel_load_data_id id, char *description,
+	     int ret)
 {
 	if (ret)
 		return ret;

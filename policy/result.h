@@ -1,5 +1,5 @@
-// Recoverable errors travel as values (bpftrace's rule): a Result holds either a T or an Error whose
-// message already names the thing that failed, ready to print as one sentence.
+// Recoverable errors travel as values (bpftrace's rule): a Result holds either a T or an Error
+// whose message already names the thing that failed, ready to print as one sentence.
 #pragma once
 
 #include <string>
@@ -15,8 +15,8 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }

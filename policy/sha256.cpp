@@ -91,8 +91,9 @@ Result<Sha256> sha256_from_hex(std::string_view hex) {
   for (size_t i = 0; i < out.size(); i++) {
     int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0)
-      return Error{"a sha256 is 64 hex digits; '" + std::string(hex.substr(2 * i + (hi < 0 ? 0 : 1), 1)) +
-                   "' at position " + std::to_string(2 * i + (hi < 0 ? 1 : 2)) + " is not one"};
+      return Error{"a sha256 is 64 hex digits; '" +
+                   std::string(hex.substr(2 * i + (hi < 0 ? 0 : 1), 1)) + "' at position " +
+                   std::to_string(2 * i + (hi < 0 ? 1 : 2)) + " is not one"};
     out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
   return out;

@@ -136,8 +136,9 @@ Result<Ok> unpin_dir(const std::string& dir) {
       if (fd < 0) break;
       ::close(fd);
       if (i == 1000)
-        return Error{"program " + std::to_string(id) +
-                     " still exists 10 s after its pin was removed; is another process holding it?"};
+        return Error{
+            "program " + std::to_string(id) +
+            " still exists 10 s after its pin was removed; is another process holding it?"};
       ::usleep(10000);
     }
   }
@@ -280,8 +281,8 @@ Result<Ok> Enforcer::install(const policy::CompiledPolicy& c) {
   Fd inner(bpf_map_create(BPF_MAP_TYPE_HASH, "mg_policy", sizeof(mg_allow_key),
                           sizeof(mg_policy_value), static_cast<__u32>(n), &opts));
   if (inner.get() < 0)
-    return Error{"cannot create a policy map of " + std::to_string(n) + " entries: " +
-                 errstr(errno)};
+    return Error{"cannot create a policy map of " + std::to_string(n) +
+                 " entries: " + errstr(errno)};
 
   auto put = [&](const mg_allow_key& k, const mg_policy_value& v) -> Result<Ok> {
     if (bpf_map_update_elem(inner.get(), &k, &v, BPF_NOEXIST) != 0)

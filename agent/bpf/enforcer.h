@@ -95,7 +95,7 @@ class Enforcer {
   std::string pin_dir_;
   bool adopted_ = false;
   std::optional<std::string> replaced_;
-  struct modgate_lsm* skel_ = nullptr;  // null when adopted
+  struct modgate_lsm* skel_ = nullptr;                   // null when adopted
   int policy_fd_ = -1, events_fd_ = -1, stats_fd_ = -1;  // owned duplicates
   std::vector<int> link_fds_;
   struct ring_buffer* rb_ = nullptr;

@@ -21,7 +21,8 @@ Result<json> ask(const std::string& socket, const control::Request& req, int tim
   auto r = control::call(socket, req, timeout_s, err);
   if (!r) return r.error();
   json j = json::parse(r->line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Error{"the agent answered something that is not JSON"};
+  if (j.is_discarded() || !j.is_object())
+    return Error{"the agent answered something that is not JSON"};
   return j;
 }
 
@@ -58,8 +59,10 @@ void print_status(const json& s) {
                    str(a, "object") + (a.value("adopted", false) ? " (adopted)" : ""));
   row("pinned", std::string(a.value("pinned", false) ? "yes" : "NO") + " in " + str(a, "pin_dir"));
   row("kernel", str(a, "kernel_release"));
-  std::cout << "\n" << std::left << std::setw(24) << "hook" << std::right << std::setw(10)
-            << "allow" << std::setw(10) << "deny" << std::setw(12) << "would-deny" << "\n";
+  std::cout << "\n"
+            << std::left << std::setw(24) << "hook" << std::right << std::setw(10) << "allow"
+            << std::setw(10) << "deny" << std::setw(12) << "would-deny"
+            << "\n";
   for (const auto& [hook, c] : s["counters"].items())
     std::cout << std::left << std::setw(24) << hook << std::right << std::setw(10)
               << c.value("allow", 0) << std::setw(10) << c.value("deny", 0) << std::setw(12)
@@ -77,8 +80,9 @@ Runner register_status(CLI::App& app) {
   auto* cmd = app.add_subcommand("status", "Show what the running agent enforces and has decided");
   cmd->add_flag("--json", o->json, "Print the status object (docs/control.md) instead of a table");
   cmd->add_option("--socket", o->socket, "The agent's control socket")->capture_default_str();
-  cmd->footer("Exit status: 0, or 1 when no agent answers.\n\nExamples:\n  modgate status\n"
-              "  modgate status --json | jq .policy.version");
+  cmd->footer(
+      "Exit status: 0, or 1 when no agent answers.\n\nExamples:\n  modgate status\n"
+      "  modgate status --json | jq .policy.version");
   return [o] {
     control::Request req;
     auto j = ask(o->socket, req, 10);
@@ -105,7 +109,8 @@ Runner register_apply(CLI::App& app) {
     bool force = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("apply", "Make the running agent enforce a new policy, atomically");
+  auto* cmd =
+      app.add_subcommand("apply", "Make the running agent enforce a new policy, atomically");
   cmd->add_option("FILE", o->file, "Policy file")->required();
   cmd->add_flag("--force", o->force,
                 "Apply even if its version is not above the one in force, or its kernels: list "
@@ -135,8 +140,8 @@ Runner register_apply(CLI::App& app) {
     }
     if (j->contains("errors")) std::cerr << (*j)["errors"].get<std::string>() << "\n";
     if (!j->value("ok", false)) {
-      std::cerr << "modgate apply: " << (j->contains("error") ? str(*j, "error") : str(*j, "message"))
-                << "\n";
+      std::cerr << "modgate apply: "
+                << (j->contains("error") ? str(*j, "error") : str(*j, "message")) << "\n";
       return kExitFailure;
     }
     std::cout << "modgate apply: " << str(*j, "message") << "\n";

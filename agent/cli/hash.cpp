@@ -11,7 +11,8 @@ namespace modgate::cli {
 Runner register_hash(CLI::App& app) {
   auto files = std::make_shared<std::vector<std::string>>();
   auto* cmd = app.add_subcommand(
-      "hash", "Print the SHA-256 of each file in sha256sum's layout (the digest an allowlist holds)");
+      "hash",
+      "Print the SHA-256 of each file in sha256sum's layout (the digest an allowlist holds)");
   cmd->add_option("FILE", *files, "Files to hash (a module as it lies on disk)")->required();
   cmd->footer(
       "The digest is of the bytes as they are: for a .ko.xz that is the compressed file, which is\n"

@@ -13,8 +13,9 @@ Runner register_run(CLI::App& app) {
   o->socket_path = control::kDefaultSocket;
   o->pin_dir = kDefaultPinDir;
   o->state_dir = "/var/lib/modgate";
-  auto* cmd = app.add_subcommand("run", "Enforce a policy: load, attach and pin the BPF LSM "
-                                        "programs, then serve the control socket and stream events");
+  auto* cmd = app.add_subcommand("run",
+                                 "Enforce a policy: load, attach and pin the BPF LSM "
+                                 "programs, then serve the control socket and stream events");
   cmd->add_option("--policy", o->policy_file,
                   "Policy file (YAML, docs/policy.md); SIGHUP re-reads it. Needed unless a policy "
                   "is already in force (pinned) or --watch gives one");

@@ -8,7 +8,8 @@
 namespace modgate::cli {
 
 Runner register_version(CLI::App& app) {
-  auto* cmd = app.add_subcommand("version", "Print modgate's version and the libraries it runs with");
+  auto* cmd =
+      app.add_subcommand("version", "Print modgate's version and the libraries it runs with");
   cmd->footer("Example:\n  modgate version");
   return [] {
     std::cout << "modgate " << MODGATE_VERSION << "\n"

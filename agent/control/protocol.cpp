@@ -56,8 +56,12 @@ Result<Request> parse_request(std::string_view line) {
 std::string serialize_request(const Request& r) {
   json j;
   switch (r.cmd) {
-    case Request::Cmd::kStatus: j["cmd"] = "status"; break;
-    case Request::Cmd::kDisarm: j["cmd"] = "disarm"; break;
+    case Request::Cmd::kStatus:
+      j["cmd"] = "status";
+      break;
+    case Request::Cmd::kDisarm:
+      j["cmd"] = "disarm";
+      break;
     case Request::Cmd::kApply:
       j["cmd"] = "apply";
       j["file"] = r.file;
@@ -92,9 +96,9 @@ Result<Response> call(const std::string& socket_path, const Request& r, int time
     int e = errno;
     ::close(fd);
     bool absent = e == ENOENT || e == ECONNREFUSED;
-    return fail(absent, absent ? "no modgate agent is running (nothing listens on " +
-                                     socket_path + ")"
-                               : "cannot connect to " + socket_path + ": " + std::strerror(e));
+    return fail(absent, absent
+                            ? "no modgate agent is running (nothing listens on " + socket_path + ")"
+                            : "cannot connect to " + socket_path + ": " + std::strerror(e));
   }
   const std::string req = serialize_request(r);
   for (size_t off = 0; off < req.size();) {
@@ -115,10 +119,9 @@ Result<Response> call(const std::string& socket_path, const Request& r, int time
       if (errno == EINTR) continue;
       int e = errno;
       ::close(fd);
-      return fail(false, e == EAGAIN ? "the agent did not answer within " +
-                                           std::to_string(timeout_s) + " s"
-                                     : std::string("reading the answer failed: ") +
-                                           std::strerror(e));
+      return fail(false, e == EAGAIN
+                             ? "the agent did not answer within " + std::to_string(timeout_s) + " s"
+                             : std::string("reading the answer failed: ") + std::strerror(e));
     }
     if (n == 0) break;
     resp.append(buf, static_cast<size_t>(n));

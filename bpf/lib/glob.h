@@ -17,11 +17,12 @@ struct mg_glob_scratch {
 	char pat[MG_NAME_LEN];
 	/*
 	 * The matcher's state lives here, not in bpf_loop's stack context: values loaded from a map
-	 * are unknown to the verifier, so the callback's states converge at once. Kept on the stack,
-	 * 6.12's verifier follows the indices concretely, iteration by iteration, and gives up.
+	 * are unknown to the verifier, so the callback's states converge at once. Kept on the
+	 * stack, 6.12's verifier follows the indices concretely, iteration by iteration, and gives
+	 * up.
 	 */
 	__u32 p, n, star, mark; /* star == MG_NAME_LEN: no '*' seen yet */
-	__s32 result;           /* -1 running, 0 no match, 1 match */
+	__s32 result;		/* -1 running, 0 no match, 1 match */
 	__u32 _pad;
 };
 

@@ -8,8 +8,8 @@
  * bpf_probe_read_kernel in chunks into per-CPU scratch and compressed one block per bpf_loop
  * iteration; a 64 MiB module is 1 Mi iterations, well under BPF_MAX_LOOPS (8 Mi).
  *
- * Included by bpf/modgate_lsm.bpf.c and by tests/bpf/progs/sha256_test.bpf.c, so the code the host tests run
- * on the real verifier and JIT is exactly the code the LSM programs run.
+ * Included by bpf/modgate_lsm.bpf.c and by tests/bpf/progs/sha256_test.bpf.c, so the code the host
+ * tests run on the real verifier and JIT is exactly the code the LSM programs run.
  */
 #ifndef MODGATE_BPF_SHA256_H
 #define MODGATE_BPF_SHA256_H
@@ -91,43 +91,43 @@ static __always_inline __u32 mg_ssig1(__u32 x)
  * One round, with the eight working variables renamed instead of shifted. The closing barrier keeps
  * clang from loading later rounds' W early and spilling them (a few percent).
  */
-#define MG_RND(a, b, c, d, e, f, g, h, k, w)                                   \
-	do {                                                                   \
-		__u32 t1 = (h) + MG_BSIG1(e) + MG_CH(e, f, g) + (k) + (w);     \
-		(d) += t1;                                                     \
-		(h) = t1 + MG_BSIG0(a) + MG_MAJ(a, b, c);                      \
-		asm volatile("" : : : "memory");                               \
+#define MG_RND(a, b, c, d, e, f, g, h, k, w)                                                       \
+	do {                                                                                       \
+		__u32 t1 = (h) + MG_BSIG1(e) + MG_CH(e, f, g) + (k) + (w);                         \
+		(d) += t1;                                                                         \
+		(h) = t1 + MG_BSIG0(a) + MG_MAJ(a, b, c);                                          \
+		asm volatile("" : : : "memory");                                                   \
 	} while (0)
 
-#define MG_SCHED(W, i)                                                         \
-	do {                                                                   \
-		(W)[(i) & 15] += MG_SSIG1((W)[((i) - 2) & 15]) + (W)[((i) - 7) & 15] + \
-				 MG_SSIG0((W)[((i) - 15) & 15]);               \
-		asm volatile("" : : : "memory");                               \
+#define MG_SCHED(W, i)                                                                             \
+	do {                                                                                       \
+		(W)[(i)&15] += MG_SSIG1((W)[((i)-2) & 15]) + (W)[((i)-7) & 15] +                   \
+			       MG_SSIG0((W)[((i)-15) & 15]);                                       \
+		asm volatile("" : : : "memory");                                                   \
 	} while (0)
 
-#define MG_RND8(W, i, k0, k1, k2, k3, k4, k5, k6, k7)                       \
-	do {                                                               \
-		MG_RND(a, b, c, d, e, f, g, h, k0, W[((i) + 0) & 15]);     \
-		MG_RND(h, a, b, c, d, e, f, g, k1, W[((i) + 1) & 15]);     \
-		MG_RND(g, h, a, b, c, d, e, f, k2, W[((i) + 2) & 15]);     \
-		MG_RND(f, g, h, a, b, c, d, e, k3, W[((i) + 3) & 15]);     \
-		MG_RND(e, f, g, h, a, b, c, d, k4, W[((i) + 4) & 15]);     \
-		MG_RND(d, e, f, g, h, a, b, c, k5, W[((i) + 5) & 15]);     \
-		MG_RND(c, d, e, f, g, h, a, b, k6, W[((i) + 6) & 15]);     \
-		MG_RND(b, c, d, e, f, g, h, a, k7, W[((i) + 7) & 15]);     \
+#define MG_RND8(W, i, k0, k1, k2, k3, k4, k5, k6, k7)                                              \
+	do {                                                                                       \
+		MG_RND(a, b, c, d, e, f, g, h, k0, W[((i) + 0) & 15]);                             \
+		MG_RND(h, a, b, c, d, e, f, g, k1, W[((i) + 1) & 15]);                             \
+		MG_RND(g, h, a, b, c, d, e, f, k2, W[((i) + 2) & 15]);                             \
+		MG_RND(f, g, h, a, b, c, d, e, k3, W[((i) + 3) & 15]);                             \
+		MG_RND(e, f, g, h, a, b, c, d, k4, W[((i) + 4) & 15]);                             \
+		MG_RND(d, e, f, g, h, a, b, c, k5, W[((i) + 5) & 15]);                             \
+		MG_RND(c, d, e, f, g, h, a, b, k6, W[((i) + 6) & 15]);                             \
+		MG_RND(b, c, d, e, f, g, h, a, k7, W[((i) + 7) & 15]);                             \
 	} while (0)
 
-#define MG_SCHED8(W, i)                                                        \
-	do {                                                                   \
-		MG_SCHED(W, (i) + 0);                                          \
-		MG_SCHED(W, (i) + 1);                                          \
-		MG_SCHED(W, (i) + 2);                                          \
-		MG_SCHED(W, (i) + 3);                                          \
-		MG_SCHED(W, (i) + 4);                                          \
-		MG_SCHED(W, (i) + 5);                                          \
-		MG_SCHED(W, (i) + 6);                                          \
-		MG_SCHED(W, (i) + 7);                                          \
+#define MG_SCHED8(W, i)                                                                            \
+	do {                                                                                       \
+		MG_SCHED(W, (i) + 0);                                                              \
+		MG_SCHED(W, (i) + 1);                                                              \
+		MG_SCHED(W, (i) + 2);                                                              \
+		MG_SCHED(W, (i) + 3);                                                              \
+		MG_SCHED(W, (i) + 4);                                                              \
+		MG_SCHED(W, (i) + 5);                                                              \
+		MG_SCHED(W, (i) + 6);                                                              \
+		MG_SCHED(W, (i) + 7);                                                              \
 	} while (0)
 
 /* Compress one block; p points at 64 bytes of message in big-endian word order. */
@@ -191,7 +191,8 @@ static long mg_sha256_block_cb(__u64 i, void *vctx)
 	}
 	if (slot == 0) {
 		__u64 left = c->nblocks - i;
-		__u32 n = left >= MG_SHA_BLOCKS_PER_CHUNK ? MG_SHA_CHUNK : (__u32)left * MG_SHA_BLOCK;
+		__u32 n =
+			left >= MG_SHA_BLOCKS_PER_CHUNK ? MG_SHA_CHUNK : (__u32)left * MG_SHA_BLOCK;
 		long ret;
 
 		n &= MG_SHA_CHUNK * 2 - 1; /* bound for the verifier; n <= MG_SHA_CHUNK already */
@@ -214,8 +215,8 @@ static long mg_sha256_block_cb(__u64 i, void *vctx)
 static __always_inline long mg_sha256_kernel(__u64 src, __u64 len, __u8 out[MG_SHA256_LEN])
 {
 	struct mg_sha_loop c = {
-		.h = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
-		       0x1f83d9ab, 0x5be0cd19 },
+		.h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
+		      0x1f83d9ab, 0x5be0cd19},
 		.src = src,
 		.nblocks = len / MG_SHA_BLOCK,
 	};
@@ -239,7 +240,7 @@ static __always_inline long mg_sha256_kernel(__u64 src, __u64 len, __u8 out[MG_S
 	s = bpf_map_lookup_elem(&mg_sha_scratch, &zero);
 	if (!s)
 		return -2;
-	/* The last partial block plus padding: one or two blocks built in scratch. */
+		/* The last partial block plus padding: one or two blocks built in scratch. */
 #pragma clang loop unroll(full)
 	for (int i = 0; i < 2 * MG_SHA_BLOCK / 8; i++)
 		((__u64 *)s->buf)[i] = 0;

@@ -17,7 +17,8 @@ struct Field {
   size_t offset;
 };
 
-#define F(type, field) Field{#field, offsetof(type, field)}
+#define F(type, field) \
+  Field { #field, offsetof(type, field) }
 
 class AbiBtf : public ::testing::Test {
  protected:
@@ -43,20 +44,20 @@ class AbiBtf : public ::testing::Test {
         }
       }
     }
-    EXPECT_EQ(seen.size(), fields.size()) << name << ": the test lists " << fields.size()
-                                          << " members, BTF has " << seen.size();
+    EXPECT_EQ(seen.size(), fields.size())
+        << name << ": the test lists " << fields.size() << " members, BTF has " << seen.size();
   }
 
   btf* btf_ = nullptr;
 };
 
 TEST_F(AbiBtf, Event) {
-  check("mg_event", BTF_KIND_STRUCT, sizeof(mg_event),
-        {F(mg_event, ts_ns), F(mg_event, size), F(mg_event, policy_version), F(mg_event, event),
-         F(mg_event, hook), F(mg_event, verdict), F(mg_event, reason), F(mg_event, mode),
-         F(mg_event, flags), F(mg_event, pid), F(mg_event, tid), F(mg_event, uid),
-         F(mg_event, entry), F(mg_event, sha256), F(mg_event, comm), F(mg_event, name),
-         F(mg_event, path)});
+  check(
+      "mg_event", BTF_KIND_STRUCT, sizeof(mg_event),
+      {F(mg_event, ts_ns), F(mg_event, size), F(mg_event, policy_version), F(mg_event, event),
+       F(mg_event, hook), F(mg_event, verdict), F(mg_event, reason), F(mg_event, mode),
+       F(mg_event, flags), F(mg_event, pid), F(mg_event, tid), F(mg_event, uid), F(mg_event, entry),
+       F(mg_event, sha256), F(mg_event, comm), F(mg_event, name), F(mg_event, path)});
 }
 
 TEST_F(AbiBtf, Config) {

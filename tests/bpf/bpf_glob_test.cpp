@@ -39,22 +39,34 @@ class BpfGlob : public ::testing::Test {
 
 TEST_F(BpfGlob, TableAgreesWithReference) {
   const std::pair<const char*, const char*> cases[] = {
-      {"rtnl-link-*", "rtnl-link-nlmon"}, {"rtnl-link-*", "rtnl-link-"},
-      {"rtnl-link-*", "rtnl-lin"},        {"fs-*", "fs-cramfs"},
-      {"*", ""},                          {"*", "anything"},
-      {"", ""},                           {"", "x"},
-      {"?", "a"},                         {"?", ""},
-      {"??", "a"},                        {"net-pf-?", "net-pf-3"},
-      {"net-pf-?", "net-pf-38"},          {"net-pf-*8", "net-pf-38"},
-      {"*-*-*", "a-b-c"},                 {"*-*-*", "a-b"},
-      {"a*b*c", "aXbYc"},                 {"a*b*c", "aXbYcZ"},
-      {"*nlmon", "rtnl-link-nlmon"},      {"**", "x"},
+      {"rtnl-link-*", "rtnl-link-nlmon"},
+      {"rtnl-link-*", "rtnl-link-"},
+      {"rtnl-link-*", "rtnl-lin"},
+      {"fs-*", "fs-cramfs"},
+      {"*", ""},
+      {"*", "anything"},
+      {"", ""},
+      {"", "x"},
+      {"?", "a"},
+      {"?", ""},
+      {"??", "a"},
+      {"net-pf-?", "net-pf-3"},
+      {"net-pf-?", "net-pf-38"},
+      {"net-pf-*8", "net-pf-38"},
+      {"*-*-*", "a-b-c"},
+      {"*-*-*", "a-b"},
+      {"a*b*c", "aXbYc"},
+      {"a*b*c", "aXbYcZ"},
+      {"*nlmon", "rtnl-link-nlmon"},
+      {"**", "x"},
       {"*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
-      {"crypto-*", "CRYPTO-aes"},         {"char-major-10-*", "char-major-10-229"},
+      {"crypto-*", "CRYPTO-aes"},
+      {"char-major-10-*", "char-major-10-229"},
   };
   for (const auto& [pattern, name] : cases) {
     int want = policy::glob_match(pattern, name) ? 1 : 0;
-    EXPECT_EQ(bpf_match(pattern, name), want) << "pattern '" << pattern << "' name '" << name << "'";
+    EXPECT_EQ(bpf_match(pattern, name), want)
+        << "pattern '" << pattern << "' name '" << name << "'";
   }
 }
 
@@ -69,7 +81,8 @@ TEST_F(BpfGlob, RandomAgreesWithReference) {
     for (size_t k = 0; k < plen; k++) pattern += pat_chars[rng() % pat_chars.size()];
     for (size_t k = 0; k < nlen; k++) name += name_chars[rng() % name_chars.size()];
     int want = policy::glob_match(pattern, name) ? 1 : 0;
-    ASSERT_EQ(bpf_match(pattern, name), want) << "pattern '" << pattern << "' name '" << name << "'";
+    ASSERT_EQ(bpf_match(pattern, name), want)
+        << "pattern '" << pattern << "' name '" << name << "'";
   }
 }
 

@@ -41,7 +41,8 @@ BpfSha256Runner* BpfSha256::runner_ = nullptr;
 
 // FIPS 180-4 example messages (NIST CSRC "Examples with intermediate values", SHA-256).
 TEST_F(BpfSha256, FipsEmpty) {
-  EXPECT_EQ(bpf_hex(std::string()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(bpf_hex(std::string()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 TEST_F(BpfSha256, FipsAbc) {
@@ -54,9 +55,10 @@ TEST_F(BpfSha256, Fips448Bit) {
 }
 
 TEST_F(BpfSha256, Fips896Bit) {
-  EXPECT_EQ(bpf_hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
-                    "klmnopqrlmnopqrsmnopqrstnopqrstu"),
-            "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+  EXPECT_EQ(
+      bpf_hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+              "klmnopqrlmnopqrsmnopqrstnopqrstu"),
+      "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }
 
 TEST_F(BpfSha256, FipsMillionA) {
@@ -67,8 +69,8 @@ TEST_F(BpfSha256, FipsMillionA) {
 // Padding boundaries (one vs two final blocks) and this implementation's 4 KiB read chunks.
 TEST_F(BpfSha256, BoundaryLengthsMatchOpenSsl) {
   std::mt19937_64 rng(0x6d6f6467);
-  for (size_t len : {1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 4031, 4032, 4095, 4096, 4097,
-                     8191, 8192, 8193, 4096 * 3 + 56}) {
+  for (size_t len : {1,   55,   56,   57,   63,   64,   65,   119,  120,  127,          128,
+                     129, 4031, 4032, 4095, 4096, 4097, 8191, 8192, 8193, 4096 * 3 + 56}) {
     std::vector<std::uint8_t> data(len);
     for (auto& b : data) b = static_cast<std::uint8_t>(rng());
     EXPECT_EQ(bpf_hex(data), to_hex(sha256(data))) << "length " << len;

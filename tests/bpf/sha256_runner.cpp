@@ -27,11 +27,13 @@ Result<std::unique_ptr<BpfSha256Runner>> BpfSha256Runner::open(size_t capacity) 
   if (int err = bpf_map__set_max_entries(r->skel_->maps.msg, static_cast<__u32>(pages)))
     return Error{std::string("sha256_test: sizing message map: ") + std::strerror(-err)};
   if (int err = sha256_test__load(r->skel_))
-    return Error{std::string("sha256_test: load failed: ") + std::strerror(-err) + "\n" + log.tail(20)};
+    return Error{std::string("sha256_test: load failed: ") + std::strerror(-err) + "\n" +
+                 log.tail(20)};
 
   void* p = mmap(nullptr, r->cap_, PROT_READ | PROT_WRITE, MAP_SHARED,
                  bpf_map__fd(r->skel_->maps.msg), 0);
-  if (p == MAP_FAILED) return Error{std::string("sha256_test: mmap of message map: ") + std::strerror(errno)};
+  if (p == MAP_FAILED)
+    return Error{std::string("sha256_test: mmap of message map: ") + std::strerror(errno)};
   r->buf_ = static_cast<std::uint8_t*>(p);
   return r;
 }

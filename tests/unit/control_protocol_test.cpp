@@ -1,9 +1,9 @@
 // The control socket's request parser: strict, because it is a way into a root process.
-#include "agent/control/protocol.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "agent/control/protocol.h"
 
 namespace modgate::control {
 namespace {
@@ -17,7 +17,8 @@ TEST(ControlProtocol, ParsesEachCommand) {
   ASSERT_TRUE(d.ok()) << d.error().message;
   EXPECT_EQ(d->cmd, Request::Cmd::kDisarm);
 
-  auto a = parse_request(R"({"cmd":"apply","file":"/etc/p.yaml","content":"version: 1\n","force":true})");
+  auto a = parse_request(
+      R"({"cmd":"apply","file":"/etc/p.yaml","content":"version: 1\n","force":true})");
   ASSERT_TRUE(a.ok()) << a.error().message;
   EXPECT_EQ(a->cmd, Request::Cmd::kApply);
   EXPECT_EQ(a->file, "/etc/p.yaml");
