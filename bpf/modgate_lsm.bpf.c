@@ -264,8 +264,7 @@ int BPF_PROG(read_file, struct file *file, enum kernel_read_file_id id, bool con
 	if (id != READING_MODULE)
 		return 0;
 	t = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
-	/* Only for the event; a path that does not fit is reported empty, never truncated wrongly.
-	 */
+	/* Only for the event: a path that does not fit is reported empty, not truncated. */
 	if (t && bpf_d_path(&file->f_path, t->path, sizeof(t->path)) < 0)
 		t->path[0] = 0;
 	return 0;
