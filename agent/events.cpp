@@ -114,7 +114,10 @@ void EventWriter::write(const mg_event& e) {
     bool has_hash = e.reason != MG_REASON_HASH_FAILED && e.reason != MG_REASON_NO_POLICY;
     j["sha256"] = has_hash ? nlohmann::json(to_hex(e.sha256)) : nlohmann::json(nullptr);
     j["size"] = e.size;
-    if ((e.flags & MG_EVF_LISTED) && policy_ && e.entry < policy_->modules.size())
+    // The entry index belongs to the policy the kernel decided with; a record read after a swap
+    // must not borrow a name from the next policy.
+    if ((e.flags & MG_EVF_LISTED) && policy_ && policy_->version == e.policy_version &&
+        e.entry < policy_->modules.size())
       j["name"] = policy_->modules[e.entry].name;
     else if (!kname.empty())
       j["name"] = module_name_from_file(kname);
