@@ -3,9 +3,11 @@
 #include <time.h>
 
 #include <cstring>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "policy/init.h"
 #include "policy/sha256.h"
 
 namespace modgate {
@@ -28,6 +30,18 @@ std::string module_name_from_file(std::string file) {
       return file.substr(0, file.size() - ext.size());
   }
   return file;
+}
+
+// The module's own name (.modinfo) when the file at path still holds the bytes the kernel judged:
+// the name then describes exactly what was hashed. Events for unlisted modules are rare, so
+// reading the file here costs nothing that matters.
+std::optional<std::string> name_from_modinfo(const std::string& path, const std::uint8_t* sha) {
+  if (path.empty()) return std::nullopt;
+  auto entries = policy::module_file_entries(path, path);
+  if (!entries) return std::nullopt;
+  for (const auto& entry : *entries)
+    if (std::memcmp(entry.sha256.data(), sha, entry.sha256.size()) == 0) return entry.name;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -119,6 +133,8 @@ void EventWriter::write(const mg_event& e) {
     if ((e.flags & MG_EVF_LISTED) && policy_ && policy_->version == e.policy_version &&
         e.entry < policy_->modules.size())
       j["name"] = policy_->modules[e.entry].name;
+    else if (auto named = name_from_modinfo(path, e.sha256))
+      j["name"] = *named;
     else if (!kname.empty())
       j["name"] = module_name_from_file(kname);
     else

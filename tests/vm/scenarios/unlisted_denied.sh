@@ -15,4 +15,9 @@ echo "$out" | grep -q "Operation not permitted" || fail "kmod insmod failed with
 loaded minix && fail "minix loaded by kmod insmod"
 pass "kmod insmod of minix refused: $out"
 expect_event 2 '"verdict":"deny"' '"reason":"not-listed"'
+# Renamed, it is still reported by its own name (.modinfo), with the path it was loaded from.
+disguise=/tmp/totally-harmless${f##*/minix}
+cp "$f" "$disguise"
+expect_errno $EPERM "$LOADMOD" finit "$disguise" $flag
+expect_event 1 '"verdict":"deny"' '"name":"minix"' "\"path\":\"$disguise\""
 stop_agent
