@@ -23,5 +23,6 @@ Runner register_status(CLI::App& app);
 Runner register_apply(CLI::App& app);
 Runner register_disarm(CLI::App& app);
 Runner register_policy(CLI::App& app);
+Runner register_audit(CLI::App& app);
 
 }  // namespace modgate::cli

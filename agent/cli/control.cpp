@@ -36,14 +36,15 @@ void print_status(const json& s) {
   const json& a = s["agent"];
   const json& p = s["policy"];
   auto row = [](const std::string& k, const std::string& v) {
-    std::cout << std::left << std::setw(16) << k << v << "\n";
+    // 14 columns: a 64-digit digest still fits an 80-column line with room for an indent.
+    std::cout << std::left << std::setw(14) << k << v << "\n";
   };
   if (p.is_null()) {
     row("policy", "none in force");
   } else {
     row("mode", str(p, "mode"));
-    row("policy version", str(p, "version"));
-    row("policy sha256", str(p, "digest"));
+    row("version", str(p, "version"));
+    row("sha256", str(p, "digest"));
     row("allowlisted", str(p, "entries") + " hashes");
     row("autoload", "allow " + str(p, "autoload_allow") + " pattern(s), deny " +
                         str(p, "autoload_deny") + " pattern(s)");
@@ -178,8 +179,8 @@ Runner register_disarm(CLI::App& app) {
         std::cerr << "modgate disarm: " << str(*j, "error") << "\n";
         return kExitFailure;
       }
-      std::cout << "modgate disarm: the agent removed its pins and exited; module loads are no "
-                   "longer checked\n";
+      std::cout << "modgate disarm: the agent removed its pins and exited.\n"
+                   "Module loads are no longer checked.\n";
       return kExitOk;
     }
     auto removed = Enforcer::unpin_all(o->pin_dir);
@@ -187,9 +188,8 @@ Runner register_disarm(CLI::App& app) {
       std::cerr << "modgate disarm: " << removed.error().message << "\n";
       return kExitFailure;
     }
-    std::cout << "modgate disarm: no agent running; removed " << *removed
-              << " pinned program set(s) from " << o->pin_dir
-              << "; module loads are no longer checked\n";
+    std::cout << "modgate disarm: no agent was running; removed the pins in " << o->pin_dir
+              << ".\nModule loads are no longer checked.\n";
     return kExitOk;
   };
 }

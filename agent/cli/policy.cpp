@@ -186,7 +186,8 @@ Runner register_policy(CLI::App& app) {
   show->add_flag("--modules", o->show_modules, "List every module entry");
   show->footer(
       "The digest is what the kernel reports as the policy in force (docs/policy.md, 'Canonical "
-      "form').");
+      "form').\n\nExamples:\n  modgate policy show /etc/modgate/policy.yaml\n"
+      "  modgate policy show --json policy.yaml | jq .digest");
 
   auto* diff = grp->add_subcommand(
       "diff", "Show modules added and removed (by name and hash) and settings changed");
@@ -194,7 +195,8 @@ Runner register_policy(CLI::App& app) {
   diff->add_option("NEW", o->diff_new, "The policy to compare with it")->required();
   diff->add_flag("--json", o->diff_json, "Print the differences as one JSON object");
   diff->footer(
-      "Exit status: 0 when both files are valid, whether or not they differ; 1 otherwise.");
+      "Exit status: 0 when both files are valid, whether or not they differ; 1 otherwise.\n\n"
+      "Example:\n  modgate policy diff /etc/modgate/policy.yaml new-policy.yaml");
 
   auto* init =
       grp->add_subcommand("init", "Generate a policy that allows every module in a module tree");

@@ -22,18 +22,20 @@ start_agent() {
 		kill -0 "$AGENT" 2>/dev/null || { sed 's/^/  /' /tmp/agent.err; echo "FAIL: agent did not start"; exit 1; }
 		sleep 0.1
 	done
-	sed 's/^/  /' /tmp/agent.err
+	echo "  modgate run: ready (programs attached and pinned, events in $EVENTS)"
 }
 
 say "1. A policy generated from this kernel's module tree (dry-run by default)"
 mkdir -p /etc/modgate
-show modgate policy init --from "/lib/modules/$(uname -r)" -o /etc/modgate/policy.yaml
+cd "/lib/modules/$(uname -r)"
+show modgate policy init --from . -o /etc/modgate/policy.yaml
+cd /
 show modgate policy show /etc/modgate/policy.yaml
 : >"$EVENTS"
 start_agent /etc/modgate/policy.yaml
 
-say "2. Dry-run: a module from outside the tree (our stand-in rootkit) still loads..."
-rootkit=$(ls /opt/rootkit/*)
+say "2. Dry-run: a module not in the tree (a stand-in rootkit) still loads..."
+rootkit=$(ls /rk/*)
 show insmod "$rootkit"
 grep -q '^minix ' /proc/modules && echo "  loaded: minix is in /proc/modules"
 sleep 0.5
