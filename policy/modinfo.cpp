@@ -5,6 +5,7 @@
 #include <openssl/cms.h>
 #include <openssl/x509.h>
 
+#include <cctype>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -73,10 +74,40 @@ Result<ModInfo> read_modinfo(std::span<const std::uint8_t> image) {
   return Error{"has no .modinfo section; not a kernel module"};
 }
 
-Result<std::optional<std::string>> module_signer(std::span<const std::uint8_t> image) {
+namespace {
+
+std::string asn1_hex(const ASN1_STRING* s) {
+  return to_hex({ASN1_STRING_get0_data(s), static_cast<std::size_t>(ASN1_STRING_length(s))});
+}
+
+Result<std::string> name_rfc2253(X509_NAME* name) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+  if (out && X509_NAME_print_ex(out.get(), name, 0, XN_FLAG_RFC2253) >= 0) {
+    char* p = nullptr;
+    long len = BIO_get_mem_data(out.get(), &p);
+    if (len > 0) return std::string(p, static_cast<std::size_t>(len));
+  }
+  return Error{"module signature's issuer name is unreadable"};
+}
+
+std::optional<std::string> common_name(X509_NAME* name) {
+  int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (idx < 0) return std::nullopt;
+  ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+  unsigned char* utf8 = nullptr;
+  int n = ASN1_STRING_to_UTF8(&utf8, cn);
+  if (n < 0) return std::nullopt;
+  std::string s(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  return s;
+}
+
+}  // namespace
+
+Result<std::optional<ModuleSignature>> module_signature(std::span<const std::uint8_t> image) {
   if (image.size() < kSigMagic.size() || std::memcmp(image.data() + image.size() - kSigMagic.size(),
                                                      kSigMagic.data(), kSigMagic.size()) != 0)
-    return std::optional<std::string>();
+    return std::optional<ModuleSignature>();
   std::size_t rest = image.size() - kSigMagic.size();
   if (rest < kSigInfoLen) return Error{"module signature trailer is truncated"};
   const std::uint8_t* info = image.data() + rest - kSigInfoLen;
@@ -104,32 +135,47 @@ Result<std::optional<std::string>> module_signer(std::span<const std::uint8_t> i
   ASN1_INTEGER* serial = nullptr;
   if (CMS_SignerInfo_get0_signer_id(si, &keyid, &issuer, &serial) != 1)
     return Error{"module signature names no signer"};
-  if (issuer) {
-    int idx = X509_NAME_get_index_by_NID(issuer, NID_commonName, -1);
-    if (idx >= 0) {
-      ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(issuer, idx));
-      unsigned char* utf8 = nullptr;
-      int n = ASN1_STRING_to_UTF8(&utf8, cn);
-      if (n >= 0) {
-        std::string s(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
-        OPENSSL_free(utf8);
-        return std::optional<std::string>(std::move(s));
-      }
+
+  ModuleSignature out;
+  out.length = sig_len;
+  X509_ALGOR* digest = nullptr;
+  CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &digest, nullptr);
+  if (digest) {
+    const ASN1_OBJECT* obj = nullptr;
+    X509_ALGOR_get0(&obj, nullptr, nullptr, digest);
+    const char* sn = obj ? OBJ_nid2sn(OBJ_obj2nid(obj)) : nullptr;
+    if (sn && OBJ_obj2nid(obj) != NID_undef) {
+      out.hash_algorithm = sn;
+      for (auto& ch : out.hash_algorithm)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     }
-    // No CN: the whole issuer name, in OpenSSL's one-line RFC 2253 form.
-    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
-    if (out && X509_NAME_print_ex(out.get(), issuer, 0, XN_FLAG_RFC2253) >= 0) {
-      char* p = nullptr;
-      long len = BIO_get_mem_data(out.get(), &p);
-      if (len > 0) return std::optional<std::string>(std::string(p, static_cast<std::size_t>(len)));
-    }
-    return Error{"module signature's issuer name is unreadable"};
   }
-  if (keyid)
-    return std::optional<std::string>(
-        "skid:" + to_hex({ASN1_STRING_get0_data(keyid),
-                          static_cast<std::size_t>(ASN1_STRING_length(keyid))}));
+  if (out.hash_algorithm.empty()) return Error{"module signature names no known digest algorithm"};
+
+  if (issuer) {
+    auto rfc = name_rfc2253(issuer);
+    if (!rfc) return rfc.error();
+    out.issuer = *rfc;
+    // Without a CN, the whole issuer name in OpenSSL's one-line RFC 2253 form.
+    out.signer = common_name(issuer).value_or(*rfc);
+    if (serial) out.serial = asn1_hex(serial);
+    out.key_id = out.serial.value_or("");
+    return std::optional<ModuleSignature>(std::move(out));
+  }
+  if (keyid) {
+    out.skid = asn1_hex(keyid);
+    out.signer = "skid:" + *out.skid;
+    out.key_id = *out.skid;
+    return std::optional<ModuleSignature>(std::move(out));
+  }
   return Error{"module signature names no signer"};
+}
+
+Result<std::optional<std::string>> module_signer(std::span<const std::uint8_t> image) {
+  auto s = module_signature(image);
+  if (!s) return s.error();
+  if (!s->has_value()) return std::optional<std::string>();
+  return std::optional<std::string>((*s)->signer);
 }
 
 }  // namespace modgate::policy

@@ -25,4 +25,21 @@ Result<ModInfo> read_modinfo(std::span<const std::uint8_t> elf_image);
 // signature cannot be parsed.
 Result<std::optional<std::string>> module_signer(std::span<const std::uint8_t> image);
 
+// Everything an audit wants from the appended signature's first (the kernel only uses the first)
+// PKCS#7 signer.
+struct ModuleSignature {
+  std::string signer;                 // as module_signer() names it
+  std::optional<std::string> issuer;  // RFC 2253 issuer name, when named by issuer and serial
+  std::optional<std::string> serial;  // lowercase hex of the serial number, likewise
+  std::optional<std::string> skid;    // lowercase hex subject key identifier, when named so
+  // What modinfo(8) prints as sig_key: the serial, or the SKID when there is no serial.
+  std::string key_id;
+  std::string hash_algorithm;  // lowercase OpenSSL short name: "sha256", "sha1", "sha512"
+  std::size_t length = 0;      // bytes of PKCS#7 data
+};
+
+// nullopt when the image has no signature trailer; an error, naming what is wrong, when the
+// trailer is there but truncated, inconsistent or not parseable PKCS#7.
+Result<std::optional<ModuleSignature>> module_signature(std::span<const std::uint8_t> image);
+
 }  // namespace modgate::policy
