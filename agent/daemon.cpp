@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -111,7 +112,18 @@ class Daemon {
   ApplyResult apply(const std::string& text, const std::string& file, bool force,
                     const std::string& source);
   Result<Ok> setup_socket();
-  void handle_client(int fd);
+  // Clients are served without blocking the loop: a slow or stalled one costs nothing but its
+  // slot until its deadline, while events keep flowing.
+  struct Client {
+    std::string buf;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  void accept_clients();
+  void read_client(int fd);
+  void finish_client(int fd, const ordered_json& reply);
+  ordered_json handle_request(const std::string& buf);
+  int next_client_timeout_ms() const;
+  void expire_clients();
   ordered_json status() const;
   void reload_file(const std::string& source);
   void print_counters() const;
@@ -123,6 +135,8 @@ class Daemon {
   std::unique_ptr<EventWriter> writer_;
   std::string policy_path_;  // the file SIGHUP and the watch re-read
   int listen_fd_ = -1;
+  int ep_ = -1;
+  std::map<int, Client> clients_;
   int lock_fd_ = -1;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   ordered_json last_apply_ = nullptr;
@@ -288,77 +302,122 @@ ordered_json Daemon::status() const {
   return s;
 }
 
-void Daemon::handle_client(int fd) {
-  auto send = [&](const ordered_json& j) {
-    std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    for (size_t off = 0; off < line.size();) {
-      ssize_t n = ::send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  };
-  ucred cred{};
-  socklen_t len = sizeof(cred);
-  // The socket is 0600 already; the peer check also covers a descriptor passed to a non-root
-  // process.
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
-    send({{"ok", false}, {"error", "permission denied: the control socket is for root only"}});
-    return;
-  }
-  // A client that stalls cannot hold the agent (and its event stream) for long.
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  std::string req;
-  char buf[65536];
+constexpr std::size_t kMaxClients = 32;
+constexpr auto kClientTimeout = std::chrono::seconds(5);
+
+void Daemon::accept_clients() {
   for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    clients_[fd] = Client{{}, std::chrono::steady_clock::now() + kClientTimeout};
+    // The socket is 0600 already; the peer check also covers a descriptor passed to a non-root
+    // process.
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
+      finish_client(
+          fd, {{"ok", false}, {"error", "permission denied: the control socket is for root only"}});
+      continue;
+    }
+    if (clients_.size() > kMaxClients) {
+      finish_client(fd, {{"ok", false}, {"error", "busy: too many clients, retry"}});
+      continue;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.fd = fd;
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) finish_client(fd, {{"ok", false}});
+  }
+}
+
+void Daemon::read_client(int fd) {
+  auto it = clients_.find(fd);
+  if (it == clients_.end()) return;
+  std::string& buf = it->second.buf;
+  char chunk[65536];
+  bool eof = false;
+  for (;;) {
+    ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    req.append(buf, static_cast<size_t>(n));
-    if (req.find('\n') != std::string::npos) break;
-    if (req.size() > control::kMaxRequestBytes) {
-      send({{"ok", false}, {"error", "request too large"}});
+    if (n < 0) break;  // EAGAIN: wait for more
+    if (n == 0) {
+      eof = true;
+      break;
+    }
+    buf.append(chunk, static_cast<size_t>(n));
+    if (buf.size() > control::kMaxRequestBytes) {
+      finish_client(fd, {{"ok", false}, {"error", "request too large"}});
       return;
     }
+    if (buf.find('\n') != std::string::npos) break;
   }
+  if (buf.find('\n') != std::string::npos || eof) finish_client(fd, handle_request(buf));
+}
+
+void Daemon::finish_client(int fd, const ordered_json& reply) {
+  // The reply is small; a short blocking send is enough, bounded by a timeout.
+  int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  std::string line = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  for (size_t off = 0; off < line.size();) {
+    ssize_t n = ::send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+  ::close(fd);
+  clients_.erase(fd);
+}
+
+int Daemon::next_client_timeout_ms() const {
+  int ms = 250;
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [fd, c] : clients_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - now).count();
+    ms = static_cast<int>(std::clamp<long long>(left, 0, ms));
+  }
+  return ms;
+}
+
+void Daemon::expire_clients() {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<int> late;
+  for (const auto& [fd, c] : clients_)
+    if (c.deadline <= now) late.push_back(fd);
+  for (int fd : late)
+    finish_client(fd, {{"ok", false}, {"error", "malformed request: no complete line received"}});
+}
+
+ordered_json Daemon::handle_request(const std::string& req) {
   auto nl = req.find('\n');
-  if (nl == std::string::npos) {
-    send({{"ok", false}, {"error", "malformed request: no complete line received"}});
-    return;
-  }
+  if (nl == std::string::npos)
+    return {{"ok", false}, {"error", "malformed request: no complete line received"}};
   auto r = control::parse_request(std::string_view(req).substr(0, nl));
-  if (!r) {
-    send({{"ok", false}, {"error", r.error().message}});
-    return;
-  }
+  if (!r) return {{"ok", false}, {"error", r.error().message}};
   switch (r->cmd) {
     case control::Request::Cmd::kStatus:
-      send({{"ok", true}, {"status", status()}});
-      break;
+      return {{"ok", true}, {"status", status()}};
     case control::Request::Cmd::kApply: {
       auto a = apply(r->content, r->file, r->force, "socket");
       ordered_json j{{"ok", a.ok}, {"changed", a.changed}, {"message", a.message}};
       if (!a.errors.empty()) j["errors"] = a.errors;
       if (a.ok && policy_) j["digest"] = to_hex(policy_->digest);
       if (a.ok && policy_) j["version"] = policy_->version;
-      send(j);
-      break;
+      return j;
     }
     case control::Request::Cmd::kDisarm: {
       // Our own references go first, so that removing the pins is what detaches the programs.
       enf_->release();
       disarm_requested_ = true;
       auto removed = Enforcer::unpin_all(o_.pin_dir);
-      if (!removed) {
-        send({{"ok", false}, {"error", removed.error().message}});
-        break;
-      }
-      send({{"ok", true}, {"removed", *removed}});
-      break;
+      if (!removed) return {{"ok", false}, {"error", removed.error().message}};
+      return {{"ok", true}, {"removed", *removed}};
     }
   }
+  return {{"ok", false}, {"error", "unhandled command"}};
 }
 
 void Daemon::print_counters() const {
@@ -458,13 +517,13 @@ int Daemon::run() {
                                            IN_MOVED_FROM | IN_ATTRIB) < 0)
       return fail("cannot watch " + o_.watch_dir + ": " + errstr(errno));
   }
-  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  ep_ = ::epoll_create1(EPOLL_CLOEXEC);
   for (int fd : {enf_->events_epoll_fd(), listen_fd_, sfd, ifd}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) return fail("epoll: " + errstr(errno));
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) return fail("epoll: " + errstr(errno));
   }
 
   auto kp = enf_->policy_in_force();
@@ -482,15 +541,15 @@ int Daemon::run() {
   auto watch_due = std::chrono::steady_clock::time_point::max();
   bool stop = false;
   while (!stop && !disarm_requested_) {
-    int timeout = 250;
+    int timeout = next_client_timeout_ms();
     if (watch_due != std::chrono::steady_clock::time_point::max()) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     watch_due - std::chrono::steady_clock::now())
                     .count();
-      timeout = static_cast<int>(std::clamp<long long>(ms, 0, 250));
+      timeout = static_cast<int>(std::clamp<long long>(ms, 0, timeout));
     }
     epoll_event evs[8];
-    int n = ::epoll_wait(ep, evs, 8, timeout);
+    int n = ::epoll_wait(ep_, evs, 8, timeout);
     if (n < 0 && errno != EINTR) return fail("epoll_wait: " + errstr(errno));
     for (int i = 0; i < n && !disarm_requested_; i++) {
       int fd = evs[i].data.fd;
@@ -498,13 +557,9 @@ int Daemon::run() {
         if (auto r = enf_->consume_events(); !r)
           std::cerr << "modgate: " << r.error().message << "\n";
       } else if (fd == listen_fd_) {
-        for (;;) {
-          int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-          if (c < 0) break;
-          handle_client(c);
-          ::close(c);
-          if (disarm_requested_) break;
-        }
+        accept_clients();
+      } else if (clients_.count(fd)) {
+        read_client(fd);
       } else if (fd == sfd) {
         signalfd_siginfo si{};
         while (::read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -527,6 +582,7 @@ int Daemon::run() {
       }
     }
     if (disarm_requested_) break;
+    expire_clients();
     if (std::chrono::steady_clock::now() >= watch_due) {
       watch_due = std::chrono::steady_clock::time_point::max();
       reload_file("watch");
