@@ -529,7 +529,9 @@ int Daemon::run() {
   auto kp = enf_->policy_in_force();
   std::cerr << "modgate: ready: "
             << (enf_->adopted() ? "adopted the pinned programs" : "programs attached and pinned")
-            << " in " << o_.pin_dir << "; policy version "
+            << " in " << o_.pin_dir
+            << (enf_->replaced() ? " (replacing " + *enf_->replaced() + ")" : std::string())
+            << "; policy version "
             << (kp && *kp ? std::to_string((*kp)->config.policy_version) : "?") << " (sha256 "
             << (kp && *kp ? to_hex((*kp)->config.policy_digest) : "?") << "), mode "
             << (kp && *kp && (*kp)->config.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run")

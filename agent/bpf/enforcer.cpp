@@ -420,12 +420,6 @@ Result<Ok> Enforcer::open_events(EventFn fn) {
   return Ok{};
 }
 
-Result<int> Enforcer::poll_events(int timeout_ms) {
-  int n = ring_buffer__poll(rb_, timeout_ms);
-  if (n < 0 && n != -EINTR) return Error{"reading events failed: " + errstr(n)};
-  return n < 0 ? 0 : n;
-}
-
 int Enforcer::events_epoll_fd() const { return rb_ ? ring_buffer__epoll_fd(rb_) : -1; }
 
 Result<int> Enforcer::consume_events() {

@@ -56,7 +56,6 @@ class Enforcer {
   Enforcer& operator=(const Enforcer&) = delete;
 
   bool adopted() const { return adopted_; }
-  const std::string& pin_dir() const { return pin_dir_; }
   // Where the previous pins came from, when this start replaced another object's.
   const std::optional<std::string>& replaced() const { return replaced_; }
 
@@ -79,8 +78,6 @@ class Enforcer {
   void release();
 
   Result<Ok> open_events(EventFn fn);
-  // Waits up to timeout_ms for events and hands each to the callback; returns how many.
-  Result<int> poll_events(int timeout_ms);
   // An fd that is readable when events are waiting (for the daemon's epoll set).
   int events_epoll_fd() const;
   Result<int> consume_events();

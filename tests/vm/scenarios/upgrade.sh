@@ -30,6 +30,7 @@ kill_agent TERM
 # The new binary, no --policy: it must take over the policy the old programs enforce.
 MODGATE=$NEXT start_agent ""
 grep -q "programs attached and pinned" "$AGENT_ERR" || fail "new agent did not load its object: $(cat "$AGENT_ERR")"
+grep -q "replacing /sys/fs/bpf/modgate/$old_tag" "$AGENT_ERR" || fail "new agent does not say what it replaced"
 sleep 1
 touch /tmp/stop
 wait "$loop"
