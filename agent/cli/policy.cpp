@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "policy/diff.h"
 #include "policy/init.h"
 #include "policy/report.h"
+#include "policy/suggest.h"
 
 namespace modgate::cli {
 namespace {
@@ -29,6 +32,7 @@ struct PolicyOptions {
   std::string init_from, init_kernel, init_mode = "dry-run", init_output;
   bool init_keep_going = false;
   unsigned init_jobs = 0;
+  std::string suggest_events, suggest_policy, suggest_output;
 };
 
 // Parse errors already name the file and position, one per line; they go out as they are so
@@ -164,6 +168,76 @@ int run_init(const PolicyOptions& o) {
   return kExitOk;
 }
 
+// Proposes entries from deny/would-deny events; the operator reviews the summary and the file.
+int run_suggest(const PolicyOptions& o) {
+  const std::string me = "modgate policy suggest: ";
+  std::optional<policy::Policy> old;
+  if (!o.suggest_policy.empty()) {
+    auto p = load(o.suggest_policy);
+    if (!p) {
+      std::cerr << p.error().message << "\n";
+      return kExitFailure;
+    }
+    old = std::move(*p);
+  }
+  std::ifstream in(o.suggest_events, std::ios::binary);
+  if (!in) {
+    std::cerr << me << "cannot read " << o.suggest_events << "\n";
+    return kExitFailure;
+  }
+  std::string events((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    std::cerr << me << "error reading " << o.suggest_events << "\n";
+    return kExitFailure;
+  }
+  auto r = policy::suggest_from_events(events, old ? &*old : nullptr);
+  if (r.suggestions.empty()) {
+    for (const auto& m : r.malformed)
+      std::cerr << o.suggest_events << ":" << m << " (line skipped)\n";
+    std::cerr << me << r.lines << " lines, " << r.malformed.size() << " malformed, " << r.denials
+              << " denied loads, " << r.already_listed
+              << " already listed: nothing to add, no policy written\n";
+    return kExitOk;
+  }
+
+  std::vector<std::string> header = {
+      "modgate policy proposed by 'modgate policy suggest' from " + o.suggest_events +
+          (old ? " and " + o.suggest_policy : std::string()),
+      std::to_string(r.suggestions.size()) + " entries suggested from " +
+          std::to_string(r.denials) + " denied loads; review every one before applying.",
+      "Format: docs/policy.md"};
+  std::string yaml = policy::policy_to_yaml(r.proposed, header);
+  auto back = policy::parse_policy(yaml, "<proposed>");
+  if (!back || back->digest != r.proposed.digest) {
+    std::cerr << me << "internal error: proposed policy does not read back"
+              << (back ? "" : ":\n" + back.error().message) << "\n";
+    return kExitFailure;
+  }
+
+  // The summary goes where the policy does not, so `suggest > new.yaml` stays a clean file.
+  bool yaml_to_stdout = o.suggest_output.empty() || o.suggest_output == "-";
+  std::ostream& sum = yaml_to_stdout ? std::cerr : std::cout;
+  for (const auto& m : r.malformed) sum << o.suggest_events << ":" << m << " (line skipped)\n";
+  sum << r.lines << " lines, " << r.malformed.size() << " malformed, " << r.denials
+      << " denied loads, " << r.already_listed << " already listed, " << r.suggestions.size()
+      << " hashes to add\n";
+  for (const auto& s : r.suggestions) {
+    sum << "  " << s.name << " " << to_hex(s.sha256) << " x" << s.count << " on";
+    for (const auto& [host, n] : s.hosts) sum << " " << host << "(" << n << ")";
+    sum << "\n";
+  }
+  policy::Policy base = old ? *old : policy::Policy{};
+  sum << policy::diff_text(policy::diff_policies(base, r.proposed), base, r.proposed);
+
+  if (yaml_to_stdout) {
+    std::cout << yaml;
+  } else if (auto w = write_file_atomically(o.suggest_output, yaml); !w) {
+    std::cerr << me << w.error().message << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 Runner register_policy(CLI::App& app) {
@@ -219,8 +293,25 @@ Runner register_policy(CLI::App& app) {
       "written unless --keep-going).\n\n"
       "Example:\n  modgate policy init -o /etc/modgate/policy.yaml");
 
-  return [o, check, show, diff, init]() -> int {
+  auto* suggest = grp->add_subcommand(
+      "suggest", "Propose entries to add from deny and would-deny module_load events");
+  suggest->add_option("--events", o->suggest_events, "JSON-lines event file(s), concatenated")
+      ->required();
+  suggest->add_option("--policy", o->suggest_policy,
+                      "The policy in force: the proposal adds to it with its version + 1");
+  suggest->add_option("-o,--output", o->suggest_output,
+                      "Write the proposed policy here (default: stdout)");
+  suggest->footer(
+      "Events are grouped by sha256 with their name, hosts (an event's optional \"host\" field,\n"
+      "else \"unknown\") and counts. Malformed lines are skipped and named. The summary and a\n"
+      "'policy diff' against the old policy go to standard error when the policy goes to stdout.\n"
+      "Exit status: 0 when a proposal was written; 1 when a file could not be read.\n\n"
+      "Example:\n  cat host*/events.jsonl > all.jsonl\n"
+      "  modgate policy suggest --events all.jsonl --policy /etc/modgate/policy.yaml -o new.yaml");
+
+  return [o, check, show, diff, init, suggest]() -> int {
     if (init->parsed()) return run_init(*o);
+    if (suggest->parsed()) return run_suggest(*o);
     if (check->parsed()) return run_check(*o);
     if (show->parsed()) return run_show(*o);
     if (diff->parsed()) return run_diff(*o);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# modgate policy suggest as an operator runs it: events from two hosts plus junk, an old policy;
+# the proposal is a valid policy one version up with the new hash, and the summary names the junk.
+set -euo pipefail
+modgate=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+a=$(printf 'a%.0s' {1..64})
+b=$(printf 'b%.0s' {1..64})
+cat >"$tmp/old.yaml" <<YAML
+version: 4
+mode: dry-run
+modules:
+  - name: minix
+    sha256: "$a"
+YAML
+ev() { printf '{"event":"module_load","verdict":"%s","sha256":"%s","name":"%s","listed":false%s}\n' "$@"; }
+{
+	ev would-deny "$a" minix ''
+	ev would-deny "$b" vfat ',"host":"web1"'
+	echo '{broken'
+	ev deny "$b" vfat ',"host":"web2"'
+} >"$tmp/events.jsonl"
+
+"$modgate" policy suggest --events "$tmp/events.jsonl" --policy "$tmp/old.yaml" -o "$tmp/new.yaml" \
+	>"$tmp/summary" || fail "exit $?"
+grep -q 'events.jsonl:3: not JSON' "$tmp/summary" || fail "malformed line not named: $(cat "$tmp/summary")"
+grep -q "vfat $b x2 on web1(1) web2(1)" "$tmp/summary" || fail "group line: $(cat "$tmp/summary")"
+grep -q '1 already listed' "$tmp/summary" || fail "listed count"
+"$modgate" policy check -q "$tmp/new.yaml" || fail "proposal does not check"
+"$modgate" policy diff --json "$tmp/old.yaml" "$tmp/new.yaml" >"$tmp/diff.json"
+python3 - "$tmp/diff.json" "$b" <<'PY' || fail "diff: $(cat "$tmp/diff.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert {"key": "version", "from": "4", "to": "5"} in d["settings"], d["settings"]
+added = [(m["name"], m["sha256"]) for m in d["modules"]["added"]]
+assert added == [("vfat", sys.argv[2])], added
+assert d["modules"]["removed"] == [], d["modules"]
+PY
+
+rc=0
+"$modgate" policy suggest --events "$tmp/missing.jsonl" >/dev/null 2>"$tmp/err" || rc=$?
+[[ $rc == 1 ]] || fail "missing events file: exit $rc"
+grep -q 'cannot read' "$tmp/err" || fail "no clear error"
+echo ok
