@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -9,7 +10,6 @@
 #include <set>
 #include <sstream>
 #include <string_view>
-#include <system_error>
 
 #include "policy/cis.h"
 #include "policy/decompress.h"
@@ -208,6 +208,66 @@ void inspect_file(AuditModule& m, const Policy* policy) {
   }
 }
 
+std::string utc_date(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void audit_certs(AuditReport& r, const std::string& dir, std::int64_t now) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    r.warnings.push_back("cannot read certificate directory " + dir + ": " + ec.message());
+    return;
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : it)
+    if (e.is_regular_file(ec)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    CertStatus s;
+    s.file = f.string();
+    auto text = read_text(f, 1u << 20);
+    if (!text) {
+      s.error = "cannot read it, or it is larger than 1 MiB";
+    } else {
+      auto cert =
+          parse_certificate({reinterpret_cast<const std::uint8_t*>(text->data()), text->size()});
+      if (!cert) {
+        s.error = cert.error().message;
+      } else {
+        s.subject = cert->subject;
+        s.issuer = cert->issuer;
+        s.serial = cert->serial;
+        s.skid = cert->skid;
+        s.not_before = cert->not_before;
+        s.not_after = cert->not_after;
+        s.expired = now > cert->not_after;
+        s.expiring = !s.expired && cert->not_after - now < std::int64_t{kCertWarnDays} * 86400;
+        for (const auto& m : r.modules)
+          if (m.signature && signed_by(*m.signature, *cert)) s.modules.push_back(m.name);
+      }
+    }
+    if (s.error) {
+      r.warnings.push_back(s.file + ": " + *s.error);
+    } else if (s.expired) {
+      add_finding(r, nullptr, "cert:" + s.file, "cert-expired",
+                  s.subject + " expired " + utc_date(s.not_after) + "; signs " +
+                      std::to_string(s.modules.size()) + " loaded modules");
+    } else if (s.expiring) {
+      add_finding(r, nullptr, "cert:" + s.file, "cert-expiring",
+                  s.subject + " expires " + utc_date(s.not_after) + ", within " +
+                      std::to_string(kCertWarnDays) + " days; signs " +
+                      std::to_string(s.modules.size()) + " loaded modules");
+    }
+    r.certs.push_back(std::move(s));
+  }
+}
+
 }  // namespace
 
 std::vector<TaintFlag> decode_taint(std::uint64_t mask) {
@@ -348,6 +408,8 @@ Result<AuditReport> run_audit(const AuditOptions& o) {
                 "kernel taint " + std::to_string(r.kernel_taint) + " includes " + letters);
   }
 
+  if (o.certs_dir) audit_certs(r, *o.certs_dir, o.now ? o.now : std::time(nullptr));
+
   ModprobeConfig mp = read_modprobe_d(root);
   for (const auto& c : cis_disabled_modules()) {
     CisStatus s;
@@ -478,6 +540,22 @@ std::string audit_json(const AuditReport& r) {
                         {"install_disabled", c.install_disabled},
                         {"blacklisted", c.blacklisted},
                         {"findings", c.findings}});
+  j["certs"] = Json::array();
+  for (const auto& c : r.certs) {
+    Json jc;
+    jc["file"] = c.file;
+    jc["error"] = opt(c.error);
+    jc["subject"] = c.subject;
+    jc["issuer"] = c.issuer;
+    jc["serial"] = c.serial;
+    jc["skid"] = opt(c.skid);
+    jc["not_before"] = c.error ? Json(nullptr) : Json(utc_date(c.not_before));
+    jc["not_after"] = c.error ? Json(nullptr) : Json(utc_date(c.not_after));
+    jc["expired"] = c.expired;
+    jc["expiring"] = c.expiring;
+    jc["modules"] = c.modules;
+    j["certs"].push_back(jc);
+  }
   j["findings"] = Json::array();
   for (const auto& f : r.findings)
     j["findings"].push_back({{"subject", f.subject}, {"kind", f.kind}, {"message", f.message}});
@@ -534,6 +612,20 @@ std::string audit_text(const AuditReport& r) {
     if (c.install_disabled) out << ", install disabled";
     if (c.blacklisted) out << ", blacklisted";
     out << (c.findings.empty() ? "" : "  <- finding") << "\n";
+  }
+  if (!r.certs.empty()) out << "\ncertificates:\n";
+  for (const auto& c : r.certs) {
+    out << "  " << c.file << ": ";
+    if (c.error) {
+      out << *c.error << "\n";
+      continue;
+    }
+    out << c.subject << ", serial " << c.serial << ", valid " << utc_date(c.not_before) << " to "
+        << utc_date(c.not_after)
+        << (c.expired    ? " EXPIRED"
+            : c.expiring ? " EXPIRING"
+                         : "")
+        << ", signs " << c.modules.size() << " loaded modules\n";
   }
   if (!r.warnings.empty()) {
     out << "\nwarnings:\n";

@@ -20,6 +20,9 @@ struct AuditOptions {
   // The module tree; default ROOT/lib/modules/RELEASE, RELEASE from ROOT/proc/sys/kernel/osrelease.
   std::optional<std::string> modules_dir;
   const Policy* policy = nullptr;  // when set, each module is checked against its allowlist
+  // X.509 signing certificates (PEM or DER files) to report on and match against signatures.
+  std::optional<std::string> certs_dir;
+  std::int64_t now = 0;  // seconds since the epoch for certificate validity; 0: the clock
 };
 
 struct AuditModule {
@@ -52,6 +55,18 @@ struct CisStatus {
   std::vector<std::string> findings;
 };
 
+struct CertStatus {
+  std::string file;
+  std::optional<std::string> error;     // not a certificate
+  std::string subject, issuer, serial;  // RFC 2253 names, lowercase hex serial
+  std::optional<std::string> skid;
+  std::int64_t not_before = 0, not_after = 0;  // seconds since the epoch
+  bool expired = false, expiring = false;      // expiring: within kCertWarnDays
+  std::vector<std::string> modules;            // loaded modules whose signer is this certificate
+};
+
+inline constexpr int kCertWarnDays = 90;
+
 struct AuditFinding {
   std::string subject;  // module name, or "kernel"
   std::string kind;     // e.g. "unsigned", "sha1-signature", "not-listed" (docs/audit.md)
@@ -65,6 +80,7 @@ struct AuditReport {
   std::vector<TaintFlag> kernel_taint_flags;
   std::vector<AuditModule> modules;  // loaded, sorted by name, then builtins sorted by name
   std::vector<CisStatus> cis;
+  std::vector<CertStatus> certs;  // with certs_dir, sorted by file
   std::vector<AuditFinding> findings;
   std::vector<std::string> warnings;  // inputs that were missing or partly unreadable
 };

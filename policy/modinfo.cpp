@@ -3,10 +3,13 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <cctype>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -176,6 +179,53 @@ Result<std::optional<std::string>> module_signer(std::span<const std::uint8_t> i
   if (!s) return s.error();
   if (!s->has_value()) return std::optional<std::string>();
   return std::optional<std::string>((*s)->signer);
+}
+
+namespace {
+
+Result<std::int64_t> epoch_seconds(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+    return Error{"certificate has an unreadable validity time"};
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+}  // namespace
+
+Result<Certificate> parse_certificate(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() > (1u << 20)) return Error{"is larger than 1 MiB; not a certificate"};
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())), BIO_free);
+  if (!bio) return Error{"out of memory reading a certificate"};
+  std::unique_ptr<X509, decltype(&X509_free)> x(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  if (!x) {
+    const unsigned char* p = bytes.data();
+    x.reset(d2i_X509(nullptr, &p, static_cast<long>(bytes.size())));
+  }
+  ERR_clear_error();
+  if (!x) return Error{"is not an X.509 certificate (PEM or DER)"};
+  Certificate c;
+  auto subject = name_rfc2253(X509_get_subject_name(x.get()));
+  auto issuer = name_rfc2253(X509_get_issuer_name(x.get()));
+  if (!subject || !issuer) return Error{"certificate has an unreadable name"};
+  c.subject = *subject;
+  c.issuer = *issuer;
+  c.serial = asn1_hex(X509_get0_serialNumber(x.get()));
+  if (const ASN1_OCTET_STRING* skid = X509_get0_subject_key_id(x.get())) c.skid = asn1_hex(skid);
+  auto nb = epoch_seconds(X509_get0_notBefore(x.get()));
+  auto na = epoch_seconds(X509_get0_notAfter(x.get()));
+  if (!nb) return nb.error();
+  if (!na) return na.error();
+  c.not_before = *nb;
+  c.not_after = *na;
+  return c;
+}
+
+bool signed_by(const ModuleSignature& sig, const Certificate& cert) {
+  if (sig.issuer && sig.serial && *sig.issuer == cert.issuer && *sig.serial == cert.serial)
+    return true;
+  return sig.skid && cert.skid && *sig.skid == *cert.skid;
 }
 
 }  // namespace modgate::policy

@@ -42,4 +42,18 @@ struct ModuleSignature {
 // trailer is there but truncated, inconsistent or not parseable PKCS#7.
 Result<std::optional<ModuleSignature>> module_signature(std::span<const std::uint8_t> image);
 
+// A signing certificate, named the way ModuleSignature names its signer so the two compare.
+struct Certificate {
+  std::string subject, issuer;  // RFC 2253
+  std::string serial;           // lowercase hex, as ModuleSignature::serial
+  std::optional<std::string> skid;
+  std::int64_t not_before = 0, not_after = 0;  // seconds since the epoch
+};
+
+// One X.509 certificate, PEM or DER.
+Result<Certificate> parse_certificate(std::span<const std::uint8_t> bytes);
+
+// True when `cert` is the one the signature names: by issuer and serial, or by SKID.
+bool signed_by(const ModuleSignature& sig, const Certificate& cert);
+
 }  // namespace modgate::policy

@@ -16,7 +16,7 @@ namespace {
 constexpr int kExitAuditError = 2;
 
 struct AuditCliOptions {
-  std::string policy_file, modules_dir, root = "/";
+  std::string policy_file, modules_dir, certs_dir, root = "/";
   bool json = false;
 };
 
@@ -24,6 +24,7 @@ int run_audit(const AuditCliOptions& o) {
   policy::AuditOptions ao;
   ao.root = o.root;
   if (!o.modules_dir.empty()) ao.modules_dir = o.modules_dir;
+  if (!o.certs_dir.empty()) ao.certs_dir = o.certs_dir;
   std::optional<policy::Policy> pol;
   if (!o.policy_file.empty()) {
     auto p = policy::load_policy_file(o.policy_file);
@@ -56,6 +57,9 @@ Runner register_audit(CLI::App& app) {
                   "Module tree (default ROOT/lib/modules/$(uname -r) as /proc says)");
   cmd->add_option("--root", o->root,
                   "Read /proc, /sys, modprobe.d and /lib/modules under this directory");
+  cmd->add_option("--certs", o->certs_dir,
+                  "Signing certificates (X.509 PEM or DER): validity, and which modules each "
+                  "signed");
   cmd->add_flag("--json", o->json, "One JSON object (schema modgate-audit/1, docs/audit.md)");
   cmd->footer(
       "Exit status: 0 no findings, 1 findings, 2 the audit could not run (bad policy, no "

@@ -45,6 +45,7 @@ class FakeRoot : public ::testing::Test {
     write_file(root_.path() / "plain.ko", std::string(plain.begin(), plain.end()));
     signer.sign(root_.path() / "plain.ko", dir_ / "kernel/fs/good256.ko", "sha256");
     signer.sign(root_.path() / "plain.ko", dir_ / "kernel/fs/old1.ko", "sha1");
+    signer.sign(root_.path() / "plain.ko", dir_ / "kernel/fs/bykeyid.ko", "sha256", true);
     fs::copy_file(root_.path() / "plain.ko", dir_ / "kernel/fs/bare.ko");
     // The signature's DER cut short in the middle, info and magic intact: a damaged trailer.
     auto good = read_bytes((dir_ / "kernel/fs/good256.ko").string());
@@ -54,10 +55,11 @@ class FakeRoot : public ::testing::Test {
     fs::copy_file(data_path("modules/fake_signed.ko.xz"), dir_ / "kernel/fs/packed.ko.xz");
     fs::copy_file(root_.path() / "plain.ko", dir_ / "kernel/fs/cramfs.ko");
     fs::copy_file(root_.path() / "plain.ko", dir_ / "kernel/fs/udf.ko");
-    write_file(dir_ / "modules.dep",
-               "kernel/fs/good256.ko:\nkernel/fs/old1.ko:\nkernel/fs/bare.ko:\n"
-               "kernel/fs/cut.ko:\nkernel/fs/packed.ko.xz:\nkernel/fs/cramfs.ko:\n"
-               "kernel/fs/udf.ko:\n");
+    write_file(
+        dir_ / "modules.dep",
+        "kernel/fs/good256.ko:\nkernel/fs/old1.ko:\nkernel/fs/bare.ko:\nkernel/fs/bykeyid.ko:\n"
+        "kernel/fs/cut.ko:\nkernel/fs/packed.ko.xz:\nkernel/fs/cramfs.ko:\n"
+        "kernel/fs/udf.ko:\n");
     write_file(dir_ / "modules.builtin",
                "kernel/fs/ext4/ext4.ko\nkernel/fs/squashfs/squashfs.ko\n");
     write_file(root_.path() / "etc/modprobe.d/cis.conf",
@@ -249,6 +251,68 @@ TEST_F(FakeRoot, JsonSchemaFields) {
   EXPECT_EQ(j["modules"][1]["signature"]["hash_algorithm"], "sha256");
   EXPECT_TRUE(j["findings"].is_array());
   EXPECT_EQ(j["summary"]["findings"], j["findings"].size());
+}
+
+class Certs : public FakeRoot {
+ protected:
+  void SetUp() override {
+    FakeRoot::SetUp();
+    certs_ = root_.path() / "certs";
+    fs::create_directories(certs_);
+    fs::copy_file(root_.path() / "cert.pem", certs_ / "a.pem");
+    ASSERT_EQ(testing::sh("openssl x509 -in " + (root_.path() / "cert.pem").string() +
+                          " -outform DER -out " + (certs_ / "b.der").string()),
+              0);
+    write_file(certs_ / "c.txt", "not a certificate\n");
+    auto c = parse_certificate(read_bytes((certs_ / "a.pem").string()));
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    cert_ = *c;
+    loaded(line("good256") + line("bykeyid") + line("bare"));
+  }
+  Result<AuditReport> audit_at(std::int64_t now) {
+    AuditOptions o;
+    o.root = root_.path().string();
+    o.certs_dir = certs_.string();
+    o.now = now;
+    return run_audit(o);
+  }
+  std::vector<std::string> kinds(const AuditReport& r, const std::string& prefix) {
+    std::vector<std::string> out;
+    for (const auto& f : r.findings)
+      if (f.subject.rfind(prefix, 0) == 0) out.push_back(f.kind);
+    return out;
+  }
+  fs::path certs_;
+  Certificate cert_;
+};
+
+TEST_F(Certs, PemAndDerMatchModulesByIssuerSerialAndBySkid) {
+  auto r = audit_at(cert_.not_before + 86400);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->certs.size(), 3u);
+  for (int i : {0, 1}) {
+    EXPECT_FALSE(r->certs[i].error.has_value()) << r->certs[i].file;
+    EXPECT_THAT(r->certs[i].subject, HasSubstr("CN=modgate audit key"));
+    EXPECT_THAT(r->certs[i].modules, ElementsAre("bykeyid", "good256"));
+    EXPECT_FALSE(r->certs[i].expired || r->certs[i].expiring);
+  }
+  EXPECT_TRUE(r->certs[2].error.has_value());
+  EXPECT_TRUE(kinds(*r, "cert:").empty());
+  EXPECT_EQ(find(*r, "bykeyid")->signature->skid, cert_.skid);
+}
+
+TEST_F(Certs, ExpiringWithin90DaysAndExpiredAreFindings) {
+  auto soon = audit_at(cert_.not_after - 30 * 86400);
+  ASSERT_TRUE(soon.ok());
+  EXPECT_TRUE(soon->certs[0].expiring);
+  EXPECT_THAT(kinds(*soon, "cert:"), ElementsAre("cert-expiring", "cert-expiring"));
+  auto later = audit_at(cert_.not_after + 1);
+  ASSERT_TRUE(later.ok());
+  EXPECT_TRUE(later->certs[0].expired);
+  EXPECT_THAT(kinds(*later, "cert:"), ElementsAre("cert-expired", "cert-expired"));
+  auto j = nlohmann::json::parse(audit_json(*later));
+  EXPECT_EQ(j["certs"][0]["expired"], true);
+  EXPECT_EQ(j["certs"][0]["modules"].size(), 2u);
 }
 
 TEST(AuditTaint, DecodesKernelBitsIncludingUnknownOnes) {

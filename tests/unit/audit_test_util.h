@@ -30,9 +30,12 @@ class Signer {
            (dir / "key.pem").string() + " -out " + (dir / "cert.pem").string() + " 2>/dev/null"),
         0);
   }
-  void sign(const fs::path& in, const fs::path& out, const std::string& md) const {
+  // by_keyid: the signer named by subject key identifier instead of issuer and serial.
+  void sign(const fs::path& in, const fs::path& out, const std::string& md,
+            bool by_keyid = false) const {
     std::string sig = (dir_ / "sig").string();
-    ASSERT_EQ(sh("openssl cms -sign -binary -noattr -nocerts -outform DER -md " + md + " -signer " +
+    ASSERT_EQ(sh("openssl cms -sign -binary -noattr -nocerts -outform DER " +
+                 std::string(by_keyid ? "-keyid " : "") + "-md " + md + " -signer " +
                  (dir_ / "cert.pem").string() + " -inkey " + (dir_ / "key.pem").string() + " -in " +
                  in.string() + " -out " + sig + " 2>/dev/null"),
               0);
