@@ -387,6 +387,13 @@ Result<AuditReport> run_audit(const AuditOptions& o) {
                   *m.file_error + "; what is loaded cannot be checked");
       continue;
     }
+    // Taint E on the module: the kernel found no valid signature on the bytes it loaded, whatever
+    // the file on disk carries now (an init_module of a stripped copy, or a replaced file).
+    bool kernel_unsigned = m.taint.find('E') != std::string::npos;
+    if (kernel_unsigned && m.signature && !m.signature_error)
+      add_finding(r, &m, m.name, "unsigned",
+                  "the kernel loaded it without a valid signature (taint E), though " + *m.file +
+                      " is signed: what is loaded is not that file");
     if (m.signature_error) {
       add_finding(r, &m, m.name, "bad-signature", *m.file + ": " + *m.signature_error);
     } else if (!m.signature) {

@@ -174,6 +174,14 @@ TEST_F(FakeRoot, TaintPerModuleAndGlobalDecoded) {
   EXPECT_TRUE(kernel_finding);
 }
 
+TEST_F(FakeRoot, KernelTaintEOnASignedFileMeansTheLoadedImageWasUnsigned) {
+  loaded(line("good256"));
+  module_taint("good256", "E");
+  auto r = audit();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_THAT(find(*r, "good256")->findings, ElementsAre("unsigned", "module-tainted"));
+}
+
 TEST_F(FakeRoot, BuiltinsAreFlaggedAndNotJudged) {
   loaded(line("good256"));
   auto r = audit();
