@@ -109,6 +109,12 @@ Result<std::vector<LoadedModule>> read_proc_modules(const fs::path& path,
       warnings.push_back(path.string() + ":" + std::to_string(lineno) + ": malformed line ignored");
       continue;
     }
+    // Module names never hold '/'; one that does would walk out of /sys/module.
+    if (f[0].find('/') != std::string::npos || f[0] == "." || f[0] == "..") {
+      warnings.push_back(path.string() + ":" + std::to_string(lineno) +
+                         ": bad module name ignored");
+      continue;
+    }
     LoadedModule m{f[0], f[4], ""};
     if (f.back().size() >= 2 && f.back().front() == '(' && f.back().back() == ')')
       m.proc_taint = f.back().substr(1, f.back().size() - 2);
@@ -326,6 +332,7 @@ Result<AuditReport> run_audit(const AuditOptions& o) {
         auto colon = line.find(':');
         if (colon == std::string::npos) continue;
         std::string rel = line.substr(0, colon);
+        if (rel.empty()) continue;
         fs::path p = rel.front() == '/' ? fs::path(rel) : dir / rel;
         files.emplace(module_name_of(rel), p.string());
       }

@@ -227,13 +227,14 @@ TEST_F(FakeRoot, LoadedModuleWithoutFileIsAFinding) {
 }
 
 TEST_F(FakeRoot, MalformedInputsAreWarningsNotCrashes) {
-  loaded("garbage\n" + line("good256") + "\n\x01\x02\n");
+  loaded("garbage\n" + line("good256") + "\n\x01\x02\n" + line("../../etc"));
   write_file(root_.path() / "proc/sys/kernel/tainted", "lots\n");
   write_file(dir_ / "modules.dep", "no colon here\n:\nkernel/fs/good256.ko:\n");
   auto r = audit();
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_NE(find(*r, "good256"), nullptr);
-  EXPECT_GE(r->warnings.size(), 2u);
+  EXPECT_EQ(find(*r, "../../etc"), nullptr);
+  EXPECT_GE(r->warnings.size(), 3u);
   EXPECT_EQ(r->kernel_taint, 0u);
 }
 
