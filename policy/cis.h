@@ -1,8 +1,10 @@
 // Kernel modules the CIS Debian Linux 12 Benchmark (v1.1.0) says to disable: data, so a newer
 // benchmark edition is a table edit. Sections as the benchmark numbers them:
 //   1.1.1.1-1.1.1.9  "Configure Filesystem Kernel Modules" (cramfs ... usb-storage)
-//   1.1.1.10         "Ensure unused filesystems kernel modules are not available" (its examples)
-//   3.1.3            "Ensure bluetooth services are not in use" (the bluetooth module)
+//   1.1.1.10         "Ensure unused filesystems kernel modules are not available" (a manual
+//                    recommendation; of its candidates, those a server rarely mounts)
+//   3.1.3            "Ensure bluetooth services are not in use" (about the service; listed here
+//                    through the module the service needs)
 //   3.2.1-3.2.4      "Configure Network Kernel Modules" (dccp, tipc, rds, sctp)
 // The benchmark's audit for each: the module is not loaded, and if it is in the module tree,
 // modprobe.d has "install NAME /bin/false" (or /bin/true) and "blacklist NAME".
