@@ -3,8 +3,8 @@
 #include <time.h>
 
 #include <cstring>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 #include "policy/init.h"
@@ -33,8 +33,7 @@ std::string module_name_from_file(std::string file) {
 }
 
 // The module's own name (.modinfo) when the file at path still holds the bytes the kernel judged:
-// the name then describes exactly what was hashed. Events for unlisted modules are rare, so
-// reading the file here costs nothing that matters.
+// the name then describes exactly what was hashed.
 std::optional<std::string> name_from_modinfo(const std::string& path, const std::uint8_t* sha) {
   if (path.empty()) return std::nullopt;
   auto entries = policy::module_file_entries(path, path);
@@ -102,6 +101,16 @@ const char* reason_name(std::uint32_t reason) {
 EventWriter::EventWriter(std::ostream& out)
     : out_(out), realtime_minus_boot_ns_(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME)) {}
 
+std::optional<std::string> EventWriter::cached_name(const std::string& path,
+                                                    const std::uint8_t* sha) {
+  // A denied module is often retried in a loop; reading (and for .ko.xz decompressing) its file
+  // each time would make the agent slower than the kernel's event stream.
+  std::string key = path + '\0' + std::string(reinterpret_cast<const char*>(sha), 32);
+  if (auto it = names_.find(key); it != names_.end()) return it->second;
+  if (names_.size() >= 256) names_.clear();
+  return names_[key] = name_from_modinfo(path, sha);
+}
+
 std::string EventWriter::timestamp(std::uint64_t boot_ns) const {
   std::int64_t ns = static_cast<std::int64_t>(boot_ns) + realtime_minus_boot_ns_;
   time_t secs = static_cast<time_t>(ns / 1'000'000'000);
@@ -133,7 +142,7 @@ void EventWriter::write(const mg_event& e) {
     if ((e.flags & MG_EVF_LISTED) && policy_ && policy_->version == e.policy_version &&
         e.entry < policy_->modules.size())
       j["name"] = policy_->modules[e.entry].name;
-    else if (auto named = name_from_modinfo(path, e.sha256))
+    else if (auto named = cached_name(path, e.sha256))
       j["name"] = *named;
     else if (!kname.empty())
       j["name"] = module_name_from_file(kname);

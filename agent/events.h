@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -33,10 +35,12 @@ class EventWriter {
 
  private:
   std::string timestamp(std::uint64_t boot_ns) const;
+  std::optional<std::string> cached_name(const std::string& path, const std::uint8_t* sha);
 
   std::ostream& out_;
   const policy::Policy* policy_ = nullptr;
   std::int64_t realtime_minus_boot_ns_;
+  std::map<std::string, std::optional<std::string>> names_;  // (path, sha256) -> .modinfo name
 };
 
 }  // namespace modgate

@@ -404,13 +404,21 @@ Result<int> Enforcer::unpin_all(const std::string& pin_dir) {
   return removed;
 }
 
+// Records handled per consume_events() call. libbpf keeps consuming while producers keep
+// producing, so without a bound a burst of denials would starve the control socket.
+constexpr int kEventsPerBatch = 256;
+constexpr int kBatchFull = -EAGAIN;
+
 int Enforcer::on_event(void* ctx, void* data, size_t size) {
   auto* self = static_cast<Enforcer*>(ctx);
-  if (size < sizeof(mg_event)) return 0;
-  mg_event e;
-  std::memcpy(&e, data, sizeof(e));
-  if (self->event_fn_) self->event_fn_(e);
-  return 0;
+  if (size >= sizeof(mg_event)) {
+    mg_event e;
+    std::memcpy(&e, data, sizeof(e));
+    if (self->event_fn_) self->event_fn_(e);
+  }
+  // Returning an error stops libbpf after this record (it is consumed); the rest waits for the
+  // next round of the loop.
+  return ++self->batch_ >= kEventsPerBatch ? kBatchFull : 0;
 }
 
 Result<Ok> Enforcer::open_events(EventFn fn) {
@@ -423,7 +431,9 @@ Result<Ok> Enforcer::open_events(EventFn fn) {
 int Enforcer::events_epoll_fd() const { return rb_ ? ring_buffer__epoll_fd(rb_) : -1; }
 
 Result<int> Enforcer::consume_events() {
+  batch_ = 0;
   int n = ring_buffer__consume(rb_);
+  if (n == kBatchFull) return batch_;
   if (n < 0) return Error{"reading events failed: " + errstr(n)};
   return n;
 }

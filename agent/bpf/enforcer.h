@@ -80,6 +80,8 @@ class Enforcer {
   Result<Ok> open_events(EventFn fn);
   // An fd that is readable when events are waiting (for the daemon's epoll set).
   int events_epoll_fd() const;
+  // Hands up to a batch of waiting events to the callback; returns how many. Bounded so that a
+  // flood of events cannot starve the rest of the agent's loop.
   Result<int> consume_events();
 
   // Sum over CPUs of each MG_STAT_* slot.
@@ -97,6 +99,7 @@ class Enforcer {
   std::vector<int> link_fds_;
   struct ring_buffer* rb_ = nullptr;
   EventFn event_fn_;
+  int batch_ = 0;
 };
 
 }  // namespace modgate
