@@ -111,6 +111,10 @@ class Daemon {
   }
   ApplyResult apply(const std::string& text, const std::string& file, bool force,
                     const std::string& source);
+  // What status reports as last_apply and the policy_apply event say, for every outcome.
+  void record_apply(const std::string& result, const std::string& source, const std::string& file,
+                    bool forced, const std::string& message, std::uint64_t version = 0,
+                    const std::string& digest = {});
   Result<Ok> setup_socket();
   // Clients are served without blocking the loop: a slow or stalled one costs nothing but its
   // slot until its deadline, while events keep flowing.
@@ -149,10 +153,7 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
   auto refuse = [&](std::string msg, std::string errors = {}) {
     res.message = std::move(msg);
     res.errors = std::move(errors);
-    last_apply_ =
-        ordered_json{{"result", "refused"}, {"time", utc_now()}, {"source", source},
-                     {"file", file},        {"forced", force},   {"message", res.message}};
-    if (writer_) writer_->write_apply("refused", source, file, 0, "", force, res.message);
+    record_apply("refused", source, file, force, res.message);
     return res;
   };
   auto p = policy::parse_policy(text, file);
@@ -188,10 +189,7 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
                 std::string(policy::mode_name(p->mode)) + ", " +
                 std::to_string(compiled->allow.size()) + " hashes allowlisted" +
                 (force ? " (forced)" : "");
-  last_apply_ = ordered_json{{"result", "ok"}, {"time", utc_now()}, {"source", source},
-                             {"file", file},   {"forced", force},   {"message", res.message}};
-  if (writer_)
-    writer_->write_apply("ok", source, file, p->version, to_hex(p->digest), force, res.message);
+  record_apply("ok", source, file, force, res.message, p->version, to_hex(p->digest));
   if (force)
     std::cerr << "modgate: FORCED apply from " << source << ": " << res.message << std::endl;
   policy_ = std::move(*p);
@@ -206,14 +204,18 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
   return res;
 }
 
+void Daemon::record_apply(const std::string& result, const std::string& source,
+                          const std::string& file, bool forced, const std::string& message,
+                          std::uint64_t version, const std::string& digest) {
+  last_apply_ = ordered_json{{"result", result}, {"time", utc_now()}, {"source", source},
+                             {"file", file},     {"forced", forced},  {"message", message}};
+  if (writer_) writer_->write_apply(result, source, file, version, digest, forced, message);
+}
+
 void Daemon::reload_file(const std::string& source) {
   auto text = policy::read_policy_text(policy_path_);
   if (!text) {
-    last_apply_ = ordered_json{{"result", "refused"}, {"time", utc_now()},
-                               {"source", source},    {"file", policy_path_},
-                               {"forced", false},     {"message", text.error().message}};
-    if (writer_)
-      writer_->write_apply("refused", source, policy_path_, 0, "", false, text.error().message);
+    record_apply("refused", source, policy_path_, false, text.error().message);
     std::cerr << "modgate: " << source << ": " << text.error().message << std::endl;
     return;
   }

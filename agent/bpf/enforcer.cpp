@@ -55,11 +55,16 @@ mg_allow_key special_key(std::uint32_t kind, std::uint32_t index) {
   return out;
 }
 
-bool kernel_has_function(const char* name) {
-  struct btf* vmlinux = btf__load_vmlinux_btf();
-  if (!vmlinux) return false;
-  bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
-  btf__free(vmlinux);
+// Parsing the kernel's BTF costs megabytes and milliseconds, and the only question asked of it
+// never changes while the kernel runs: answer it once.
+bool kernel_has_ia32_finit() {
+  static const bool found = [] {
+    struct btf* vmlinux = btf__load_vmlinux_btf();
+    if (!vmlinux) return false;
+    bool f = btf__find_by_name_kind(vmlinux, "__ia32_sys_finit_module", BTF_KIND_FUNC) > 0;
+    btf__free(vmlinux);
+    return f;
+  }();
   return found;
 }
 
@@ -73,7 +78,7 @@ bool exists(const std::string& path) {
 std::vector<std::string> expected_links() {
   std::vector<std::string> names = {"finit_enter", "read_file",      "post_read_file",
                                     "load_data",   "post_load_data", "module_request"};
-  if (kernel_has_function("__ia32_sys_finit_module")) names.push_back("finit_enter_ia32");
+  if (kernel_has_ia32_finit()) names.push_back("finit_enter_ia32");
   return names;
 }
 
@@ -164,9 +169,13 @@ int dup_cloexec(int fd) { return ::fcntl(fd, F_DUPFD_CLOEXEC, 3); }
 }  // namespace
 
 std::string object_tag() {
-  size_t size = 0;
-  const void* bytes = modgate_lsm__elf_bytes(&size);
-  return to_hex(sha256({static_cast<const std::uint8_t*>(bytes), size})).substr(0, 16);
+  // The embedded object never changes; status asks for its tag on every request.
+  static const std::string tag = [] {
+    size_t size = 0;
+    const void* bytes = modgate_lsm__elf_bytes(&size);
+    return to_hex(sha256({static_cast<const std::uint8_t*>(bytes), size})).substr(0, 16);
+  }();
+  return tag;
 }
 
 Result<Ok> preflight() {
@@ -219,8 +228,7 @@ Result<std::unique_ptr<Enforcer>> Enforcer::open(const std::string& pin_dir) {
   LibbpfLogCapture log;
   e->skel_ = modgate_lsm__open();
   if (!e->skel_) return Error{"cannot open modgate's BPF object: " + errstr(errno)};
-  if (!kernel_has_function("__ia32_sys_finit_module"))
-    bpf_program__set_autoload(e->skel_->progs.finit_enter_ia32, false);
+  if (!kernel_has_ia32_finit()) bpf_program__set_autoload(e->skel_->progs.finit_enter_ia32, false);
   if (int err = modgate_lsm__load(e->skel_)) {
     std::string tail = log.tail(15);
     if (err == -EPERM || err == -EACCES) {
