@@ -28,6 +28,7 @@
 #include "agent/bpf/libbpf_log.h"
 #include "agent/control/protocol.h"
 #include "agent/events.h"
+#include "agent/util/atomic_file.h"
 #include "policy/policy.h"
 
 namespace modgate {
@@ -51,45 +52,6 @@ std::string kernel_release() {
   utsname u{};
   uname(&u);
   return u.release;
-}
-
-std::string dirname_of(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-Result<Ok> mkdir_p(const std::string& dir, mode_t mode) {
-  if (dir.empty() || dir == "/" || dir == ".") return Ok{};
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) == 0) return Ok{};
-  if (auto r = mkdir_p(dirname_of(dir), mode); !r) return r;
-  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
-    return Error{"cannot create " + dir + ": " + errstr(errno)};
-  return Ok{};
-}
-
-// Writes a file so that readers see the old content or the new, never a part.
-Result<Ok> write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Error{"cannot write " + tmp + ": " + errstr(errno)};
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return Error{"cannot write " + tmp + ": " + errstr(e)};
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0)
-    return Error{"cannot write " + tmp + ": " + errstr(errno)};
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return Error{"cannot rename " + tmp + ": " + errstr(errno)};
-  return Ok{};
 }
 
 class Daemon {
@@ -197,7 +159,7 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
   // Kept so that an agent that adopts this policy after a restart can name its modules.
   if (!o_.state_dir.empty()) {
     if (auto r = mkdir_p(o_.state_dir, 0700);
-        !r || !write_atomically(o_.state_dir + "/applied.yaml", text))
+        !r || !write_atomically(o_.state_dir + "/applied.yaml", text, 0600))
       std::cerr << "modgate: warning: cannot save the applied policy under " << o_.state_dir
                 << std::endl;
   }

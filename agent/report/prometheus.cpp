@@ -1,0 +1,180 @@
+#include "agent/report/prometheus.h"
+
+#include <sstream>
+
+#include "agent/util/atomic_file.h"
+
+namespace modgate::report {
+namespace {
+
+using nlohmann::ordered_json;
+
+// Label values may hold anything a policy or a server sent (an error message, a URL); the format
+// allows any UTF-8 with \\, \" and \n escaped.
+std::string escape_label(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+// One metric family: HELP and TYPE once, then its samples, as the format requires.
+class Family {
+ public:
+  Family(std::ostringstream& out, const char* name, const char* type, const char* help)
+      : out_(out), name_(name) {
+    out_ << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  }
+  Family& sample(const ordered_json& value,
+                 std::initializer_list<std::pair<const char*, std::string>> labels = {}) {
+    out_ << name_;
+    if (labels.size() != 0) {
+      out_ << '{';
+      bool first = true;
+      for (const auto& [k, v] : labels) {
+        out_ << (first ? "" : ",") << k << "=\"" << escape_label(v) << '"';
+        first = false;
+      }
+      out_ << '}';
+    }
+    out_ << ' ';
+    if (value.is_boolean())
+      out_ << (value.get<bool>() ? 1 : 0);
+    else
+      out_ << value.dump();
+    out_ << '\n';
+    return *this;
+  }
+
+ private:
+  std::ostringstream& out_;
+  const char* name_;
+};
+
+bool has(const ordered_json& j, const char* key) {
+  return j.is_object() && j.contains(key) && !j[key].is_null();
+}
+
+std::string str(const ordered_json& j, const char* key) {
+  if (!has(j, key)) return "";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+}  // namespace
+
+std::string render_prometheus(const ordered_json& s) {
+  std::ostringstream out;
+  const ordered_json& pol = has(s, "policy") ? s["policy"] : ordered_json();
+  if (pol.is_object()) {
+    Family(out, "modgate_policy_info", "gauge",
+           "The policy in force; its identity is in the labels, the value is always 1.")
+        .sample(1, {{"version", str(pol, "version")},
+                    {"digest", str(pol, "digest")},
+                    {"mode", str(pol, "mode")},
+                    {"configured_mode", has(pol, "configured_mode") ? str(pol, "configured_mode")
+                                                                    : str(pol, "mode")}});
+    Family(out, "modgate_policy_version", "gauge", "Version of the policy in force.")
+        .sample(pol["version"]);
+    Family(out, "modgate_enforcing", "gauge",
+           "1 when denied loads fail with EPERM, 0 in dry-run (effective mode, after rollout).")
+        .sample(pol["mode"] == "enforce");
+    Family(out, "modgate_policy_allowlist_entries", "gauge", "Hashes on the allowlist in force.")
+        .sample(pol["entries"]);
+    if (has(pol, "rollout")) {
+      const auto& r = pol["rollout"];
+      Family(out, "modgate_rollout_enforce_ratio", "gauge",
+             "Share of the fleet the policy's rollout puts in enforce (0 to 1).")
+          .sample(r["enforce_percent"].get<double>() / 100.0);
+      Family(out, "modgate_rollout_in_enforce_cohort", "gauge",
+             "1 when this host is in the enforcing cohort of the rollout.")
+          .sample(r["in_cohort"]);
+      Family(out, "modgate_rollout_cohort_position", "gauge",
+             "This host's position in the rollout, 0 to 9999 (docs/fleet.md, Rollout cohorts).")
+          .sample(r["bucket"]);
+    }
+  }
+  Family(out, "modgate_policy_present", "gauge", "1 when a policy is in force.")
+      .sample(pol.is_object());
+
+  if (has(s, "counters") && !s["counters"].empty()) {
+    Family f(out, "modgate_decisions_total", "counter",
+             "Module load and autoload decisions, by LSM hook and verdict.");
+    for (const auto& [hook, verdicts] : s["counters"].items())
+      for (const auto& [verdict, n] : verdicts.items())
+        f.sample(n, {{"hook", hook}, {"verdict", verdict}});
+  }
+  if (has(s, "events_lost"))
+    Family(out, "modgate_events_lost_total", "counter",
+           "Events the kernel could not queue (ring buffer full); each decision still counted.")
+        .sample(s["events_lost"]);
+  if (has(s, "hash_failures"))
+    Family(out, "modgate_hash_failures_total", "counter",
+           "Loads whose bytes could not be hashed (refused, fail closed).")
+        .sample(s["hash_failures"]);
+
+  if (has(s, "apply")) {
+    const auto& a = s["apply"];
+    if (has(a, "last_success_unix"))
+      Family(out, "modgate_policy_apply_last_success_timestamp_seconds", "gauge",
+             "When a policy was last applied (Unix time).")
+          .sample(a["last_success_unix"]);
+    if (has(a, "last_failure_unix"))
+      Family(out, "modgate_policy_apply_last_failure_timestamp_seconds", "gauge",
+             "When a policy was last refused (Unix time).")
+          .sample(a["last_failure_unix"]);
+    Family(out, "modgate_policy_apply_failures_total", "counter",
+           "Policies refused, from any source (file, socket, pull).")
+        .sample(a["failures_total"]);
+    if (has(a, "refusals") && !a["refusals"].empty()) {
+      Family f(out, "modgate_policy_refusals_total", "counter",
+               "Policies refused, by reason (bad_signature, unknown_key, rollback, ...).");
+      for (const auto& [reason, n] : a["refusals"].items()) f.sample(n, {{"reason", reason}});
+    }
+  }
+  if (has(s, "trust"))
+    Family(out, "modgate_trust_high_water_version", "gauge",
+           "Highest signed policy version ever applied on this host; older ones are refused.")
+        .sample(s["trust"]["high_water_version"]);
+  if (has(s, "pull")) {
+    const auto& p = s["pull"];
+    Family(out, "modgate_pull_attempts_total", "counter", "Policy pulls attempted.")
+        .sample(p["attempts"]);
+    Family(out, "modgate_pull_failures_total", "counter",
+           "Policy pulls that failed (network, TLS, HTTP status, size or time limit).")
+        .sample(p["failures_total"]);
+    Family(out, "modgate_pull_consecutive_failures", "gauge",
+           "Failed pulls since the last success; drives the backoff.")
+        .sample(p["consecutive_failures"]);
+    if (has(p, "last_success_unix"))
+      Family(out, "modgate_pull_last_success_timestamp_seconds", "gauge",
+             "When a pull last succeeded, 200 or 304 (Unix time).")
+          .sample(p["last_success_unix"]);
+    if (has(p, "last_failure_unix"))
+      Family(out, "modgate_pull_last_failure_timestamp_seconds", "gauge",
+             "When a pull last failed (Unix time).")
+          .sample(p["last_failure_unix"]);
+  }
+  if (has(s, "agent") && has(s["agent"], "start_unix"))
+    Family(out, "modgate_agent_start_timestamp_seconds", "gauge",
+           "When the running agent started (Unix time).")
+        .sample(s["agent"]["start_unix"]);
+  return out.str();
+}
+
+Result<Ok> write_textfile(const std::string& path, const std::string& text) {
+  if (path.size() < 5 || path.compare(path.size() - 5, 5, ".prom") != 0)
+    return Error{"metrics file " + path +
+                 " must end in .prom (node_exporter's textfile collector reads only those)"};
+  return write_atomically(path, text, 0644);
+}
+
+}  // namespace modgate::report
