@@ -28,6 +28,7 @@
 #include "agent/bpf/libbpf_log.h"
 #include "agent/control/protocol.h"
 #include "agent/events.h"
+#include "agent/report/prometheus.h"
 #include "agent/util/atomic_file.h"
 #include "policy/policy.h"
 
@@ -46,6 +47,12 @@ std::string utc_now() {
   char buf[32];
   strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &utc);
   return buf;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string kernel_release() {
@@ -76,7 +83,7 @@ class Daemon {
   // What status reports as last_apply and the policy_apply event say, for every outcome.
   void record_apply(const std::string& result, const std::string& source, const std::string& file,
                     bool forced, const std::string& message, std::uint64_t version = 0,
-                    const std::string& digest = {});
+                    const std::string& digest = {}, const char* reason = nullptr);
   Result<Ok> setup_socket();
   // Clients are served without blocking the loop: a slow or stalled one costs nothing but its
   // slot until its deadline, while events keep flowing.
@@ -91,6 +98,9 @@ class Daemon {
   int next_client_timeout_ms() const;
   void expire_clients();
   ordered_json status() const;
+  // Rewrites --metrics-file from status(); a failure is reported once per change of message.
+  void write_metrics();
+  std::string metrics_error_;
   void reload_file(const std::string& source);
   void print_counters() const;
 
@@ -106,28 +116,37 @@ class Daemon {
   int lock_fd_ = -1;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   ordered_json last_apply_ = nullptr;
+  // Outcomes of every apply since start, for status and metrics.
+  ordered_json apply_stats_ = {{"last_success_unix", nullptr},
+                               {"last_failure_unix", nullptr},
+                               {"failures_total", 0},
+                               {"refusals", ordered_json::object()}};
+  const std::int64_t start_unix_ = unix_now();
+  std::chrono::steady_clock::time_point metrics_due_ = std::chrono::steady_clock::now();
   bool disarm_requested_ = false;
 };
 
 Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& file, bool force,
                                   const std::string& source) {
   ApplyResult res;
-  auto refuse = [&](std::string msg, std::string errors = {}) {
+  // `reason` is a short stable word: it labels the refusal counters in status and metrics.
+  auto refuse = [&](const char* reason, std::string msg, std::string errors = {}) {
     res.message = std::move(msg);
     res.errors = std::move(errors);
-    record_apply("refused", source, file, force, res.message);
+    record_apply("refused", source, file, force, res.message, 0, {}, reason);
     return res;
   };
   auto p = policy::parse_policy(text, file);
   if (!p)
-    return refuse("the policy in " + file + " is invalid; the policy in force is unchanged",
+    return refuse("invalid",
+                  "the policy in " + file + " is invalid; the policy in force is unchanged",
                   p.error().message);
   const std::string release = kernel_release();
   if (!policy::kernel_matches(*p, release) && !force)
-    return refuse(file + " is for other kernels (kernels: does not match " + release +
-                  "); the policy in force is unchanged");
+    return refuse("other_kernel", file + " is for other kernels (kernels: does not match " +
+                                      release + "); the policy in force is unchanged");
   auto in_force = enf_->policy_in_force();
-  if (!in_force) return refuse(in_force.error().message);
+  if (!in_force) return refuse("kernel_error", in_force.error().message);
   if (*in_force) {
     const auto& cfg = (*in_force)->config;
     if (std::memcmp(cfg.policy_digest, p->digest.data(), p->digest.size()) == 0) {
@@ -137,13 +156,14 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
       return res;
     }
     if (p->version <= cfg.policy_version && !force)
-      return refuse("version " + std::to_string(p->version) + " of " + file +
-                    " is not greater than version " + std::to_string(cfg.policy_version) +
-                    " in force; raise it (or --force to roll back deliberately)");
+      return refuse("not_newer", "version " + std::to_string(p->version) + " of " + file +
+                                     " is not greater than version " +
+                                     std::to_string(cfg.policy_version) +
+                                     " in force; raise it (or --force to roll back deliberately)");
   }
   auto compiled = policy::compile(*p);
-  if (!compiled) return refuse(compiled.error().message);
-  if (auto r = enf_->install(*compiled); !r) return refuse(r.error().message);
+  if (!compiled) return refuse("invalid", compiled.error().message);
+  if (auto r = enf_->install(*compiled); !r) return refuse("kernel_error", r.error().message);
 
   res.ok = res.changed = true;
   // The digest travels in its own field; the message stays short enough for a terminal line.
@@ -168,16 +188,27 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
 
 void Daemon::record_apply(const std::string& result, const std::string& source,
                           const std::string& file, bool forced, const std::string& message,
-                          std::uint64_t version, const std::string& digest) {
+                          std::uint64_t version, const std::string& digest, const char* reason) {
   last_apply_ = ordered_json{{"result", result}, {"time", utc_now()}, {"source", source},
                              {"file", file},     {"forced", forced},  {"message", message}};
+  if (reason) last_apply_["reason"] = reason;
+  const std::int64_t now = unix_now();
+  if (result == "ok") {
+    apply_stats_["last_success_unix"] = now;
+  } else {
+    apply_stats_["last_failure_unix"] = now;
+    apply_stats_["failures_total"] = apply_stats_["failures_total"].get<std::uint64_t>() + 1;
+    auto& by_reason = apply_stats_["refusals"][reason ? reason : "other"];
+    by_reason = by_reason.is_null() ? 1 : by_reason.get<std::uint64_t>() + 1;
+  }
+  write_metrics();
   if (writer_) writer_->write_apply(result, source, file, version, digest, forced, message);
 }
 
 void Daemon::reload_file(const std::string& source) {
   auto text = policy::read_policy_text(policy_path_);
   if (!text) {
-    record_apply("refused", source, policy_path_, false, text.error().message);
+    record_apply("refused", source, policy_path_, false, text.error().message, 0, {}, "unreadable");
     std::cerr << "modgate: " << source << ": " << text.error().message << std::endl;
     return;
   }
@@ -248,10 +279,12 @@ ordered_json Daemon::status() const {
   s["events_lost"] = lost;
   s["hash_failures"] = hash_failed;
   s["last_apply"] = last_apply_;
+  s["apply"] = apply_stats_;
   const std::string own = o_.pin_dir + "/" + object_tag();
   struct stat st {};
   s["agent"] = ordered_json{
       {"pid", ::getpid()},
+      {"start_unix", start_unix_},
       {"uptime_s",
        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
            .count()},
@@ -264,6 +297,15 @@ ordered_json Daemon::status() const {
       {"policy_file", policy_path_.empty() ? ordered_json(nullptr) : ordered_json(policy_path_)},
       {"watch_dir", o_.watch_dir.empty() ? ordered_json(nullptr) : ordered_json(o_.watch_dir)}};
   return s;
+}
+
+void Daemon::write_metrics() {
+  if (o_.metrics_file.empty() || !enf_) return;
+  metrics_due_ = std::chrono::steady_clock::now() + o_.metrics_interval;
+  auto r = report::write_textfile(o_.metrics_file, report::render_prometheus(status()));
+  std::string err = r ? std::string() : r.error().message;
+  if (err != metrics_error_ && !err.empty()) std::cerr << "modgate: " << err << std::endl;
+  metrics_error_ = err;
 }
 
 constexpr std::size_t kMaxClients = 32;
@@ -501,6 +543,7 @@ int Daemon::run() {
             << (kp && *kp && (*kp)->config.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run")
             << "; control socket " << o_.socket_path << std::endl;
 
+  write_metrics();
   std::uint64_t lost_reported = 0;
   if (auto st = enf_->stats(); st) lost_reported = (*st)[MG_STAT_RINGBUF_LOST];
   // When the watched directory has been quiet long enough to re-read the policy; max() = idle.
@@ -553,6 +596,8 @@ int Daemon::run() {
       watch_due = std::chrono::steady_clock::time_point::max();
       reload_file("watch");
     }
+    if (!o_.metrics_file.empty() && std::chrono::steady_clock::now() >= metrics_due_)
+      write_metrics();
     if (auto st = enf_->stats(); st) {
       std::uint64_t lost = (*st)[MG_STAT_RINGBUF_LOST];
       if (lost > lost_reported) {

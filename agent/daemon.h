@@ -3,6 +3,7 @@
 // through Daemon::apply, so the rules (validation, version, kernel match) are the same for all.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace modgate {
@@ -14,6 +15,8 @@ struct DaemonOptions {
   std::string pin_dir;
   std::string watch_dir;  // empty: no watching
   std::string state_dir;
+  std::string metrics_file;  // empty: no textfile; else rewritten every metrics_interval
+  std::chrono::seconds metrics_interval{15};
   bool verbose = false;
 };
 

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
+#include <string>
 
 namespace modgate::cli {
 
@@ -12,6 +14,19 @@ enum ExitCode : int {
   kExitFailure = 1,  // the command ran and found a problem (a file unreadable, a check failing)
   kExitUsage = 2,    // bad command line
 };
+
+// An option taking a duration in whole seconds, written as 90, 90s, 15min or 2h; at least 1 s.
+inline CLI::Option* add_duration_option(CLI::App* cmd, const std::string& name,
+                                        std::chrono::seconds& value, const std::string& help) {
+  return cmd
+      ->add_option(name, value, help + " (1 s to 7 days: a number with s, min or h; s if none)")
+      ->transform(
+          CLI::AsNumberWithUnit(std::map<std::string, long>{{"s", 1}, {"min", 60}, {"h", 3600}},
+                                CLI::AsNumberWithUnit::CASE_SENSITIVE)
+              .description(""))
+      ->check(CLI::Range(1L, 7L * 24 * 3600).description(""))
+      ->type_name("DURATION");
+}
 
 // Returned by each register_*: the function main() runs if that subcommand was chosen.
 using Runner = std::function<int()>;

@@ -9,12 +9,14 @@
 #include "agent/bpf/enforcer.h"
 #include "agent/cli/commands.h"
 #include "agent/control/protocol.h"
+#include "agent/report/prometheus.h"
 #include "policy/policy.h"
 
 namespace modgate::cli {
 namespace {
 
-using nlohmann::json;
+// Ordered, so that the status prints (and its metrics render) in the agent's own order.
+using json = nlohmann::ordered_json;
 
 Result<json> ask(const std::string& socket, const control::Request& req, int timeout_s,
                  control::ClientError* err = nullptr) {
@@ -76,14 +78,21 @@ Runner register_status(CLI::App& app) {
   struct Opts {
     std::string socket = control::kDefaultSocket;
     bool json = false;
+    bool prometheus = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("status", "Show what the running agent enforces and has decided");
-  cmd->add_flag("--json", o->json, "Print the status object (docs/control.md) instead of a table");
+  auto* json_flag = cmd->add_flag("--json", o->json,
+                                  "Print the status object (docs/control.md) instead of a table");
+  cmd->add_flag("--prometheus", o->prometheus,
+                "Print the status as Prometheus metrics (the same text --metrics-file holds; "
+                "docs/fleet.md)")
+      ->excludes(json_flag);
   cmd->add_option("--socket", o->socket, "The agent's control socket")->capture_default_str();
   cmd->footer(
       "Exit status: 0, or 1 when no agent answers.\n\nExamples:\n  modgate status\n"
-      "  modgate status --json | jq .policy.version");
+      "  modgate status --json | jq .policy.version\n"
+      "  modgate status --prometheus");
   return [o] {
     control::Request req;
     auto j = ask(o->socket, req, 10);
@@ -97,6 +106,8 @@ Runner register_status(CLI::App& app) {
     }
     if (o->json)
       std::cout << (*j)["status"].dump(2) << "\n";
+    else if (o->prometheus)
+      std::cout << report::render_prometheus((*j)["status"]);
     else
       print_status((*j)["status"]);
     return kExitOk;

@@ -29,6 +29,13 @@ Runner register_run(CLI::App& app) {
   cmd->add_option("--state-dir", o->state_dir,
                   "Where the applied policy is kept for a restarted agent")
       ->capture_default_str();
+  cmd->add_option("--metrics-file", o->metrics_file,
+                  "Write Prometheus metrics to FILE (must end in .prom) for node_exporter's "
+                  "textfile collector, replaced atomically after every policy change and every "
+                  "--metrics-interval");
+  add_duration_option(cmd, "--metrics-interval", o->metrics_interval,
+                      "How often --metrics-file is rewritten")
+      ->default_str("15s");
   cmd->add_flag("--verbose", o->verbose, "Show libbpf's own messages on stderr");
   cmd->footer(
       "Prints one line containing 'ready' on stderr once enforcement is live, then one JSON line\n"
@@ -39,7 +46,9 @@ Runner register_run(CLI::App& app) {
       "A policy change (modgate apply, SIGHUP, --watch) must raise 'version'.\n\n"
       "Examples:\n"
       "  modgate run --policy /etc/modgate/policy.yaml\n"
-      "  modgate run --watch /etc/modgate --events /var/log/modgate/events.jsonl");
+      "  modgate run --watch /etc/modgate --events /var/log/modgate/events.jsonl\n"
+      "  modgate run --policy /etc/modgate/policy.yaml \\\n"
+      "      --metrics-file /var/lib/prometheus/node-exporter/modgate.prom");
   return [o] {
     if (o->watch_dir.size() > 1 && o->watch_dir.back() == '/') o->watch_dir.pop_back();
     return run_daemon(*o);
