@@ -39,5 +39,6 @@ Runner register_apply(CLI::App& app);
 Runner register_disarm(CLI::App& app);
 Runner register_policy(CLI::App& app);
 Runner register_audit(CLI::App& app);
+Runner register_completion(CLI::App& app);
 
 }  // namespace modgate::cli

@@ -8,6 +8,7 @@
 
 #include "agent/bpf/enforcer.h"
 #include "agent/cli/commands.h"
+#include "agent/cli/style.h"
 #include "agent/control/protocol.h"
 #include "agent/report/prometheus.h"
 #include "policy/policy.h"
@@ -35,6 +36,7 @@ std::string str(const json& j, const char* key) {
 }
 
 void print_status(const json& s) {
+  const Style st = Style::for_fd(1);
   const json& a = s["agent"];
   const json& p = s["policy"];
   auto row = [](const std::string& k, const std::string& v) {
@@ -42,9 +44,12 @@ void print_status(const json& s) {
     std::cout << std::left << std::setw(14) << k << v << "\n";
   };
   if (p.is_null()) {
-    row("policy", "none in force");
+    row("policy", st.bad("none in force"));
   } else {
-    row("mode", str(p, "mode"));
+    std::string mode = st.mode(str(p, "mode"));
+    if (p.contains("configured_mode") && p["configured_mode"] != p["mode"])
+      mode += " (policy says " + str(p, "configured_mode") + "; this host is outside the rollout)";
+    row("mode", mode);
     row("version", str(p, "version"));
     row("sha256", str(p, "digest"));
     row("allowlisted", str(p, "entries") + " hashes");
@@ -53,14 +58,17 @@ void print_status(const json& s) {
   }
   const json& la = s["last_apply"];
   if (!la.is_null()) {
-    row("last apply", str(la, "result") + " at " + str(la, "time") + " via " + str(la, "source"));
-    if (str(la, "result") != "ok") row("", str(la, "message"));
+    bool ok = str(la, "result") == "ok";
+    row("last apply", (ok ? st.good("ok") : st.bad(str(la, "result"))) + " at " + str(la, "time") +
+                          " via " + str(la, "source"));
+    if (!ok) row("", str(la, "message"));
   }
   row("events lost", str(s, "events_lost"));
   row("hash failures", str(s, "hash_failures"));
   row("agent", "pid " + str(a, "pid") + ", up " + str(a, "uptime_s") + " s, object " +
                    str(a, "object") + (a.value("adopted", false) ? " (adopted)" : ""));
-  row("pinned", std::string(a.value("pinned", false) ? "yes" : "NO") + " in " + str(a, "pin_dir"));
+  row("pinned",
+      (a.value("pinned", false) ? std::string("yes") : st.bad("NO")) + " in " + str(a, "pin_dir"));
   row("kernel", str(a, "kernel_release"));
   std::cout << "\n"
             << std::left << std::setw(24) << "hook" << std::right << std::setw(10) << "allow"

@@ -9,11 +9,15 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "agent/cli/commands.h"
+#include "agent/cli/style.h"
 #include "policy/diff.h"
 #include "policy/init.h"
 #include "policy/report.h"
@@ -25,6 +29,7 @@ namespace {
 struct PolicyOptions {
   std::vector<std::string> check_files;
   bool quiet = false;
+  bool check_json = false;
   std::string show_file;
   bool show_json = false, show_modules = false;
   std::string diff_old, diff_new;
@@ -46,19 +51,56 @@ Result<policy::Policy> load(const std::string& file) {
   return p;
 }
 
+// "FILE:LINE:COL: message" lines as objects, for scripts and editors.
+nlohmann::ordered_json problems_json(const std::string& messages) {
+  static const std::regex located(R"(^(.*):([0-9]+):([0-9]+): (.*)$)");
+  auto out = nlohmann::ordered_json::array();
+  std::istringstream in(messages);
+  std::string line;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (std::regex_match(line, m, located))
+      out.push_back({{"file", m[1]},
+                     {"line", std::stoul(m[2])},
+                     {"column", std::stoul(m[3])},
+                     {"message", m[4]}});
+    else
+      out.push_back({{"message", line}});
+  }
+  return out;
+}
+
 int run_check(const PolicyOptions& o) {
   int rc = kExitOk;
+  const Style out = Style::for_fd(1), err = Style::for_fd(2);
+  auto files = nlohmann::ordered_json::array();
   for (const auto& f : o.check_files) {
     auto p = load(f);
     if (!p) {
-      std::cerr << p.error().message << "\n";
       rc = kExitFailure;
+      if (o.check_json) {
+        files.push_back(
+            {{"file", f}, {"valid", false}, {"problems", problems_json(p.error().message)}});
+        continue;
+      }
+      std::istringstream lines(p.error().message);
+      for (std::string line; std::getline(lines, line);) std::cerr << err.bad(line) << "\n";
       continue;
     }
-    if (!o.quiet)
-      std::cout << f << ": ok, " << policy::mode_name(p->mode) << ", " << p->modules.size()
+    if (o.check_json)
+      files.push_back({{"file", f},
+                       {"valid", true},
+                       {"version", p->version},
+                       {"mode", policy::mode_name(p->mode)},
+                       {"modules", p->modules.size()},
+                       {"digest", to_hex(p->digest)}});
+    else if (!o.quiet)
+      std::cout << f << ": " << out.good("ok") << ", "
+                << out.mode(std::string(policy::mode_name(p->mode))) << ", " << p->modules.size()
                 << " module entries, digest " << to_hex(p->digest) << "\n";
   }
+  if (o.check_json) std::cout << nlohmann::ordered_json{{"files", files}}.dump(2) << "\n";
   return rc;
 }
 
@@ -82,7 +124,18 @@ int run_diff(const PolicyOptions& o) {
     return kExitFailure;
   }
   auto d = policy::diff_policies(*a, *b);
-  std::cout << (o.diff_json ? policy::diff_json(d, *a, *b) : policy::diff_text(d, *a, *b));
+  if (o.diff_json) {
+    std::cout << policy::diff_json(d, *a, *b);
+    return kExitOk;
+  }
+  const Style out = Style::for_fd(1);
+  std::istringstream lines(policy::diff_text(d, *a, *b));
+  for (std::string line; std::getline(lines, line);) {
+    // Module lines start with the sign; setting lines carry it after the key ("autoload: + x").
+    bool plus = line.rfind("+ ", 0) == 0 || line.find(": + ") != std::string::npos;
+    bool minus = line.rfind("- ", 0) == 0 || line.find(": - ") != std::string::npos;
+    std::cout << (plus ? out.added(line) : minus ? out.removed(line) : line) << "\n";
+  }
   return kExitOk;
 }
 
@@ -250,9 +303,13 @@ Runner register_policy(CLI::App& app) {
       "check", "Validate policy files; print every problem as FILE:LINE:COL: message");
   check->add_option("FILE", o->check_files, "Policy files")->required();
   check->add_flag("-q,--quiet", o->quiet, "Print nothing for valid files");
+  check->add_flag("--json", o->check_json,
+                  "Print one JSON object: each file, valid or not, with its problems as "
+                  "file/line/column/message");
   check->footer(
       "Exit status: 0 if every file is valid, 1 otherwise (problems on standard error).\n\n"
-      "Example:\n  modgate policy check /etc/modgate/policy.yaml");
+      "Examples:\n  modgate policy check /etc/modgate/policy.yaml\n"
+      "  modgate policy check --json new.yaml | jq '.files[].problems'");
 
   auto* show = grp->add_subcommand("show", "Print a policy's canonical digest and a summary");
   show->add_option("FILE", o->show_file, "Policy file")->required();

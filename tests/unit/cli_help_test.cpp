@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "agent/cli/app.h"
+#include "agent/cli/docgen.h"
 
 namespace modgate::cli {
 namespace {
@@ -44,6 +45,27 @@ TEST(CliHelp, EveryRunnableCommandShowsAnExample) {
     EXPECT_NE(sub->help().find("modgate "), std::string::npos)
         << path << " --help shows no example command line";
     EXPECT_NE(sub->get_footer().find("xample"), std::string::npos) << path << " has no Examples";
+  }
+}
+
+// The man page is generated from the same definitions; this holds the generator to covering all.
+TEST(CliHelp, ManPageDocumentsEveryCommandAndOption) {
+  auto cli = make_cli();
+  const std::string man = man_page(cli->app, "0", "2026-01-01");
+  auto roff = [](std::string s) {
+    std::string out;
+    for (char c : s) out += c == '-' ? std::string("\\-") : std::string(1, c);
+    return out;
+  };
+  std::vector<std::pair<std::string, CLI::App*>> commands;
+  collect(&cli->app, "modgate", commands);
+  for (const auto& [path, sub] : commands) {
+    EXPECT_NE(man.find(".SS \"" + path + "\""), std::string::npos) << path << " has no section";
+    for (const CLI::Option* opt : sub->get_options()) {
+      if (opt->get_name() == "--help") continue;
+      EXPECT_NE(man.find(roff(opt->get_name())), std::string::npos)
+          << path << " " << opt->get_name() << " is not in the man page";
+    }
   }
 }
 
