@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 
 namespace modgate::cli {
 
@@ -24,5 +25,9 @@ Runner register_apply(CLI::App& app);
 Runner register_disarm(CLI::App& app);
 Runner register_policy(CLI::App& app);
 Runner register_audit(CLI::App& app);
+Runner register_keygen(CLI::App& app);
+// `policy sign` and `policy verify`, added to the `policy` group: the returned function runs the
+// chosen one, or returns nothing when neither was chosen.
+std::function<std::optional<int>()> register_policy_bundle(CLI::App& policy_group);
 
 }  // namespace modgate::cli
