@@ -193,11 +193,12 @@ std::optional<Parsed> parse_bundle(std::string_view b, const std::string& source
     pos = nl + 1;
     return true;
   };
+  const std::string crlf =
+      " (the file has CRLF line endings; a bundle must be copied byte for byte)";
   auto bad = [&](std::string_view line, std::string_view expected) {
     err = source + ": line " + std::to_string(lineno) + ": expected " + std::string(expected) +
           ", got " + shown(line);
-    if (!line.empty() && line.back() == '\r')
-      err += " (the file has CRLF line endings; a bundle must be copied byte for byte)";
+    if (!line.empty() && line.back() == '\r') err += crlf;
     return std::nullopt;
   };
   // `name value`, the value checked by the caller.
@@ -215,6 +216,7 @@ std::optional<Parsed> parse_bundle(std::string_view b, const std::string& source
   if (line != kBundleMagic.substr(0, kBundleMagic.size() - 1)) {
     err = source + ": bundle format " + shown(line.substr(std::min<std::size_t>(15, line.size()))) +
           " is not one this modgate reads (it reads 'modgate-bundle 1')";
+    if (!line.empty() && line.back() == '\r') err += crlf;
     return std::nullopt;
   }
   if (!next_line(line)) return std::nullopt;
