@@ -52,6 +52,12 @@ std::string canonical_form(const Policy& p) {
   std::string out = "modgate-policy-canonical 1\n";
   out += "version " + std::to_string(p.version) + "\n";
   out += "mode " + std::string(mode_name(p.mode)) + "\n";
+  // Only when present, so that the digests of policies without a rollout are those of before.
+  if (p.rollout) {
+    out += "rollout " + std::to_string(p.rollout->enforce_basis_points) + " ";
+    put_string(out, p.rollout->salt);
+    out += "\n";
+  }
   out += "log_allowed " + std::string(flag(p.log_allowed)) + "\n";
   out += "allow_forced " + std::string(flag(p.allow_forced)) + "\n";
   out += "allow_empty " + std::string(flag(p.allow_empty)) + "\n";

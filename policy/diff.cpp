@@ -5,6 +5,8 @@
 #include <set>
 #include <tuple>
 
+#include "policy/rollout.h"
+
 namespace modgate::policy {
 namespace {
 
@@ -33,6 +35,12 @@ PolicyDiff diff_policies(const Policy& a, const Policy& b) {
   };
   setting("version", std::to_string(a.version), std::to_string(b.version));
   setting("mode", std::string(mode_name(a.mode)), std::string(mode_name(b.mode)));
+  // "none" when absent; both keys are shown so a changed salt (new cohorts) is never missed.
+  setting("rollout.enforce_percent",
+          a.rollout ? percent_string(a.rollout->enforce_basis_points) : "none",
+          b.rollout ? percent_string(b.rollout->enforce_basis_points) : "none");
+  setting("rollout.salt", a.rollout ? a.rollout->salt : "none",
+          b.rollout ? b.rollout->salt : "none");
   setting("autoload.default", std::string(autoload_default_name(a.autoload.default_action)),
           std::string(autoload_default_name(b.autoload.default_action)));
   setting("log_allowed", flag(a.log_allowed), flag(b.log_allowed));

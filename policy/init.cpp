@@ -15,6 +15,7 @@
 
 #include "policy/decompress.h"
 #include "policy/modinfo.h"
+#include "policy/rollout.h"
 
 namespace modgate::policy {
 namespace {
@@ -329,6 +330,9 @@ std::string policy_to_yaml(const Policy& p, const std::vector<std::string>& head
   for (const auto& h : header) out += "# " + h + "\n";
   out += "version: " + std::to_string(p.version) + "\n";
   out += "mode: " + std::string(mode_name(p.mode)) + "\n";
+  if (p.rollout)
+    out += "rollout:\n  enforce_percent: " + percent_string(p.rollout->enforce_basis_points) +
+           "\n  salt: " + yaml_quote(p.rollout->salt) + "\n";
   yaml_list(out, "kernels", p.kernels, "");
   out += std::string("log_allowed: ") + (p.log_allowed ? "true" : "false") + "\n";
   out += std::string("allow_forced: ") + (p.allow_forced ? "true" : "false") + "\n";

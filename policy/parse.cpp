@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "policy/rollout.h"
 
 namespace modgate::policy {
 namespace {
@@ -104,6 +105,7 @@ class Parser {
   void parse_modules(const YAML::Node& key, const YAML::Node& v, Policy& p);
   void parse_module(const YAML::Node& item, Policy& p);
   void parse_autoload(const YAML::Node& key, const YAML::Node& v, Policy& p);
+  void parse_rollout(const YAML::Node& key, const YAML::Node& v, Policy& p);
 
   std::vector<Diag>& diags_;
   struct Seen {
@@ -259,6 +261,8 @@ void Parser::parse_root(const YAML::Node& root, Policy& p) {
   }
   bool have_version = false, have_mode = false;
   YAML::Mark modules_mark = YAML::Mark::null_mark(), mode_mark = YAML::Mark::null_mark();
+  YAML::Mark rollout_mark = YAML::Mark::null_mark();
+  bool mode_valid = false;
   for_each_key(
       root, "the policy", [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
         if (k == "version") {
@@ -269,6 +273,7 @@ void Parser::parse_root(const YAML::Node& root, Policy& p) {
           mode_mark = key.Mark();
           auto s = get_string(key, v, "'mode'");
           if (!s) return;
+          mode_valid = *s == "enforce" || *s == "dry-run";
           if (*s == "enforce")
             p.mode = Mode::kEnforce;
           else if (*s == "dry-run")
@@ -283,6 +288,9 @@ void Parser::parse_root(const YAML::Node& root, Policy& p) {
           parse_modules(key, v, p);
         } else if (k == "autoload") {
           parse_autoload(key, v, p);
+        } else if (k == "rollout") {
+          rollout_mark = key.Mark();
+          parse_rollout(key, v, p);
         } else if (k == "log_allowed") {
           if (auto b = get_bool(key, v, "'log_allowed'")) p.log_allowed = *b;
         } else if (k == "allow_forced") {
@@ -292,11 +300,16 @@ void Parser::parse_root(const YAML::Node& root, Policy& p) {
         } else {
           error(key, "unknown key " + quote(k) +
                          " (expected version, mode, kernels, modules, autoload, log_allowed, "
-                         "allow_forced, allow_empty)");
+                         "allow_forced, allow_empty, rollout)");
         }
       });
   if (!have_version) error(root, "missing required key 'version'");
   if (!have_mode) error(root, "missing required key 'mode' (enforce or dry-run)");
+  // Staging only ever moves hosts from dry-run to enforce; a dry-run policy has nothing to stage.
+  if (rollout_mark.line >= 0 && mode_valid && p.mode != Mode::kEnforce)
+    error_at(rollout_mark,
+             "'rollout' stages enforcement and needs 'mode: enforce'; with mode dry-run every "
+             "host runs dry-run already");
   // An enforcing policy with no modules denies every load, which locks a machine out of its own
   // drivers; that is only what the operator means if they say so.
   if (p.mode == Mode::kEnforce && p.modules.empty() && !p.allow_empty)
@@ -443,6 +456,65 @@ void Parser::parse_autoload(const YAML::Node& key, const YAML::Node& v, Policy& 
           error(key2, "unknown key " + quote(k) + " in 'autoload' (expected default, allow, deny)");
         }
       });
+}
+
+void Parser::parse_rollout(const YAML::Node& key, const YAML::Node& v, Policy& p) {
+  if (!v.IsMap()) {
+    error_at(v.IsNull() ? key.Mark() : v.Mark(),
+             "'rollout' must be a mapping with enforce_percent and salt, got " +
+                 std::string(kind_name(v)));
+    return;
+  }
+  Rollout r;
+  bool have_percent = false, have_salt = false, bad = false;
+  for_each_key(
+      v, "'rollout'", [&](const std::string& k, const YAML::Node& key2, const YAML::Node& v2) {
+        if (k == "enforce_percent") {
+          have_percent = true;
+          // Unquoted like every number here; the text is parsed exactly (no floating point), so
+          // 12.5 means 1250 basis points on every host.
+          auto bp = is_plain(v2) ? parse_enforce_percent(v2.Scalar())
+                                 : Result<std::uint32_t>(Error{"must be unquoted"});
+          if (!bp) {
+            std::string got = v2.IsScalar()
+                                  ? (is_plain(v2) ? quote(v2.Scalar())
+                                                  : "the quoted string " + quote(v2.Scalar()))
+                                  : std::string(kind_name(v2));
+            error_at(v2.IsNull() ? key2.Mark() : v2.Mark(),
+                     "'rollout.enforce_percent' must be a number from 0 to 100 with at most two "
+                     "decimals, unquoted (e.g. 5 or 12.5), got " +
+                         got);
+            bad = true;
+            return;
+          }
+          r.enforce_basis_points = *bp;
+        } else if (k == "salt") {
+          have_salt = true;
+          auto s = get_string(key2, v2, "'rollout.salt'");
+          if (!s) {
+            bad = true;
+            return;
+          }
+          if (auto problem = check_rollout_salt(*s); !problem.empty()) {
+            error(v2, "'rollout.salt' " + quote(*s) + " " + problem);
+            bad = true;
+            return;
+          }
+          r.salt = *s;
+        } else {
+          error(key2, "unknown key " + quote(k) + " in 'rollout' (expected enforce_percent, salt)");
+          bad = true;
+        }
+      });
+  if (!have_percent) {
+    error(v, "'rollout' without 'enforce_percent' (the share of hosts that enforce, 0 to 100)");
+    bad = true;
+  }
+  if (!have_salt) {
+    error(v, "'rollout' without 'salt' (any string; a new salt draws new cohorts)");
+    bad = true;
+  }
+  if (!bad) p.rollout = std::move(r);
 }
 
 // Position of byte `off` as yaml-cpp would report it (1-based line and column, in bytes).

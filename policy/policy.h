@@ -33,9 +33,17 @@ struct Autoload {
   std::vector<std::string> allow, deny;
 };
 
+// Staged enforcement (docs/fleet.md, "Rollout cohorts"): with mode enforce, a host enforces only
+// when its cohort bucket (policy/rollout.h) is below enforce_basis_points; the others run dry-run.
+struct Rollout {
+  std::uint32_t enforce_basis_points = 0;  // enforce_percent x 100: 0 to 10000
+  std::string salt;                        // 1 to 128 bytes, no control characters
+};
+
 struct Policy {
   std::uint64_t version = 0;
   Mode mode = Mode::kDryRun;
+  std::optional<Rollout> rollout;    // only with mode enforce
   std::vector<std::string> kernels;  // release globs; empty means every kernel
   std::vector<ModuleEntry> modules;
   Autoload autoload;

@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include "policy/rollout.h"
+
 namespace modgate::policy {
 namespace {
 
@@ -55,8 +57,11 @@ std::string show_text(const Policy& p, const std::string& file, bool list_module
   o << "policy:       " << file << "\n"
     << "digest:       " << to_hex(p.digest) << "\n"
     << "version:      " << p.version << "\n"
-    << "mode:         " << mode_name(p.mode) << "\n"
-    << "kernels:      " << (p.kernels.empty() ? "any" : list(p.kernels)) << "\n"
+    << "mode:         " << mode_name(p.mode) << "\n";
+  if (p.rollout)
+    o << "rollout:      enforce on " << percent_string(p.rollout->enforce_basis_points)
+      << "% of hosts (salt '" << p.rollout->salt << "'), dry-run on the others\n";
+  o << "kernels:      " << (p.kernels.empty() ? "any" : list(p.kernels)) << "\n"
     << "modules:      " << p.modules.size() << " entries, " << distinct_names(p) << " names\n"
     << "autoload:     default " << autoload_default_name(p.autoload.default_action) << "; allow "
     << (p.autoload.allow.empty() ? "none" : list(p.autoload.allow)) << "; deny "
@@ -75,6 +80,13 @@ std::string show_json(const Policy& p, const std::string& file) {
   j["digest"] = to_hex(p.digest);
   j["version"] = p.version;
   j["mode"] = mode_name(p.mode);
+  // enforce_percent as the canonical decimal string ("12.5"): exact, unlike a JSON float.
+  if (p.rollout)
+    j["rollout"] = {{"enforce_percent", percent_string(p.rollout->enforce_basis_points)},
+                    {"enforce_basis_points", p.rollout->enforce_basis_points},
+                    {"salt", p.rollout->salt}};
+  else
+    j["rollout"] = nullptr;
   j["kernels"] = p.kernels;
   j["log_allowed"] = p.log_allowed;
   j["allow_forced"] = p.allow_forced;

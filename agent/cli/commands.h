@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <optional>
 
 namespace modgate::cli {
 
@@ -40,5 +41,9 @@ Runner register_disarm(CLI::App& app);
 Runner register_policy(CLI::App& app);
 Runner register_audit(CLI::App& app);
 Runner register_completion(CLI::App& app);
+Runner register_keygen(CLI::App& app);
+// `policy sign` and `policy verify`, added to the `policy` group: the returned function runs the
+// chosen one, or returns nothing when neither was chosen.
+std::function<std::optional<int>()> register_policy_bundle(CLI::App& policy_group);
 
 }  // namespace modgate::cli

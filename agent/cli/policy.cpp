@@ -18,6 +18,7 @@
 
 #include "agent/cli/commands.h"
 #include "agent/cli/style.h"
+#include "policy/bundle.h"
 #include "policy/diff.h"
 #include "policy/init.h"
 #include "policy/report.h"
@@ -43,7 +44,16 @@ struct PolicyOptions {
 // Parse errors already name the file and position, one per line; they go out as they are so
 // editors and CI annotators can jump to them.
 Result<policy::Policy> load(const std::string& file) {
-  auto p = policy::load_policy_file(file);
+  auto text = policy::read_policy_text(file);
+  if (!text) return text.error();
+  // Without a trust store a bundle's policy is only a claim; say how to check it instead of
+  // printing YAML errors about its header.
+  if (policy::looks_like_bundle(*text))
+    return Error{file +
+                 ": is a signed policy bundle, not a policy file; check it with 'modgate "
+                 "policy verify --trust DIR " +
+                 file + "' (-o FILE extracts the policy)"};
+  auto p = policy::parse_policy(*text, file);
   if (!p) return p;
   // Everything compile() refuses the parser refuses first; this keeps `check` honest should the
   // two ever drift apart.
@@ -295,9 +305,10 @@ int run_suggest(const PolicyOptions& o) {
 
 Runner register_policy(CLI::App& app) {
   auto o = std::make_shared<PolicyOptions>();
-  auto* grp = app.add_subcommand("policy", "Check, inspect, compare and generate policy files");
+  auto* grp = app.add_subcommand("policy",
+                                 "Check, inspect, compare, generate, sign and verify policy files");
   grp->require_subcommand(1);
-  grp->footer("The policy format is described in docs/policy.md.");
+  grp->footer("The policy format is described in docs/policy.md; signed bundles in docs/fleet.md.");
 
   auto* check = grp->add_subcommand(
       "check", "Validate policy files; print every problem as FILE:LINE:COL: message");
@@ -366,7 +377,10 @@ Runner register_policy(CLI::App& app) {
       "Example:\n  cat host*/events.jsonl > all.jsonl\n"
       "  modgate policy suggest --events all.jsonl --policy /etc/modgate/policy.yaml -o new.yaml");
 
-  return [o, check, show, diff, init, suggest]() -> int {
+  auto bundle = register_policy_bundle(*grp);
+
+  return [o, check, show, diff, init, suggest, bundle]() -> int {
+    if (auto rc = bundle()) return *rc;
     if (init->parsed()) return run_init(*o);
     if (suggest->parsed()) return run_suggest(*o);
     if (check->parsed()) return run_check(*o);
