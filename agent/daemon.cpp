@@ -24,10 +24,12 @@
 #include <optional>
 #include <string>
 
+#include "agent/admission.h"
 #include "agent/bpf/enforcer.h"
 #include "agent/bpf/libbpf_log.h"
 #include "agent/control/protocol.h"
 #include "agent/events.h"
+#include "agent/fleet/pull.h"
 #include "agent/report/prometheus.h"
 #include "agent/util/atomic_file.h"
 #include "policy/policy.h"
@@ -78,12 +80,16 @@ class Daemon {
     std::cerr << "modgate run: " << msg << std::endl;
     return 1;
   }
-  ApplyResult apply(const std::string& text, const std::string& file, bool force,
+  ApplyResult apply(std::string bytes, const std::string& file, bool force,
                     const std::string& source);
+  // Makes a candidate the policy this agent knows to be in force (names, status, events).
+  void adopt_known(const Candidate& c, const policy::EffectiveMode& mode);
+  // Version, digest, effective mode, rollout and signer of the policy in force.
+  ordered_json applied_details() const;
+  ordered_json rollout_json() const;
   // What status reports as last_apply and the policy_apply event say, for every outcome.
   void record_apply(const std::string& result, const std::string& source, const std::string& file,
-                    bool forced, const std::string& message, std::uint64_t version = 0,
-                    const std::string& digest = {}, const char* reason = nullptr);
+                    bool forced, const std::string& message, const ordered_json& details);
   Result<Ok> setup_socket();
   // Clients are served without blocking the loop: a slow or stalled one costs nothing but its
   // slot until its deadline, while events keep flowing.
@@ -102,11 +108,19 @@ class Daemon {
   void write_metrics();
   std::string metrics_error_;
   void reload_file(const std::string& source);
+  Result<std::string> read_input(const std::string& path) const;
+  void on_pull();
+  ordered_json pull_status() const;
   void print_counters() const;
 
   const DaemonOptions& o_;
   std::unique_ptr<Enforcer> enf_;
   std::optional<policy::Policy> policy_;  // the policy in force, when we know its text
+  policy::EffectiveMode effective_;       // how this host runs policy_ (rollout resolved)
+  ordered_json signed_ = nullptr;         // key id, key file and creation time when signed
+  std::optional<Admission> admission_;
+  std::string commit_error_;  // why the last applied policy could not be saved, if it could not
+  std::unique_ptr<fleet::Puller> puller_;
   std::unique_ptr<std::ofstream> events_file_;
   std::unique_ptr<EventWriter> writer_;
   std::string policy_path_;  // the file SIGHUP and the watch re-read
@@ -126,95 +140,173 @@ class Daemon {
   bool disarm_requested_ = false;
 };
 
-Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& file, bool force,
+Daemon::ApplyResult Daemon::apply(std::string bytes, const std::string& file, bool force,
                                   const std::string& source) {
   ApplyResult res;
-  // `reason` is a short stable word: it labels the refusal counters in status and metrics.
-  auto refuse = [&](const char* reason, std::string msg, std::string errors = {}) {
-    res.message = std::move(msg);
-    res.errors = std::move(errors);
-    record_apply("refused", source, file, force, res.message, 0, {}, reason);
+  auto refuse = [&](const Refusal& r) {
+    res.message = r.message + "; the policy in force is unchanged";
+    res.errors = r.errors;
+    record_apply("refused", source, file, force, res.message, {{"reason", r.reason}});
     return res;
   };
-  auto p = policy::parse_policy(text, file);
-  if (!p)
-    return refuse("invalid",
-                  "the policy in " + file + " is invalid; the policy in force is unchanged",
-                  p.error().message);
-  const std::string release = kernel_release();
-  if (!policy::kernel_matches(*p, release) && !force)
-    return refuse("other_kernel", file + " is for other kernels (kernels: does not match " +
-                                      release + "); the policy in force is unchanged");
-  auto in_force = enf_->policy_in_force();
-  if (!in_force) return refuse("kernel_error", in_force.error().message);
-  if (*in_force) {
-    const auto& cfg = (*in_force)->config;
-    if (std::memcmp(cfg.policy_digest, p->digest.data(), p->digest.size()) == 0) {
-      res.ok = true;
-      res.message = "policy version " + std::to_string(p->version) + " is already in force";
-      if (!policy_) policy_ = std::move(*p);
-      return res;
-    }
-    if (p->version <= cfg.policy_version && !force)
-      return refuse("not_newer", "version " + std::to_string(p->version) + " of " + file +
-                                     " is not greater than version " +
-                                     std::to_string(cfg.policy_version) +
-                                     " in force; raise it (or --force to roll back deliberately)");
+  auto decoded = admission_->decode(std::move(bytes), file, unix_now());
+  if (auto* r = std::get_if<Refusal>(&decoded)) return refuse(*r);
+  Candidate& c = std::get<Candidate>(decoded);
+
+  auto kernel = enf_->policy_in_force();
+  if (!kernel) return refuse({"kernel_error", kernel.error().message, {}});
+  std::optional<InForce> in_force;
+  if (*kernel) {
+    in_force = InForce{(*kernel)->config.policy_version, {}};
+    std::memcpy(in_force->digest.data(), (*kernel)->config.policy_digest, in_force->digest.size());
   }
-  auto compiled = policy::compile(*p);
-  if (!compiled) return refuse("invalid", compiled.error().message);
-  if (auto r = enf_->install(*compiled); !r) return refuse("kernel_error", r.error().message);
+  auto admitted = admission_->admit(c, in_force, force, kernel_release());
+  if (auto* r = std::get_if<Refusal>(&admitted)) return refuse(*r);
+  Admitted& a = std::get<Admitted>(admitted);
+  const std::string version = std::to_string(c.policy.version);
+  if (a.unchanged) {
+    res.ok = true;
+    res.message = "policy version " + version + " is already in force";
+    if (c.bundle && c.policy.version > admission_->high_water()) (void)admission_->commit(c);
+    if (!policy_) adopt_known(c, a.mode);
+    return res;
+  }
+  if (auto r = enf_->install(a.compiled); !r)
+    return refuse({"kernel_error", r.error().message, {}});
 
   res.ok = res.changed = true;
+  const std::string effective(policy::mode_name(a.mode.mode));
   // The digest travels in its own field; the message stays short enough for a terminal line.
-  res.message = "policy version " + std::to_string(p->version) + " in force: mode " +
-                std::string(policy::mode_name(p->mode)) + ", " +
-                std::to_string(compiled->allow.size()) + " hashes allowlisted" +
-                (force ? " (forced)" : "");
-  record_apply("ok", source, file, force, res.message, p->version, to_hex(p->digest));
+  res.message =
+      "policy version " + version + " in force: mode " + effective +
+      (a.mode.staged ? std::string(a.mode.in_cohort() ? " (in the " : " (outside the ") +
+                           policy::percent_string(a.mode.enforce_basis_points) + "% rollout)"
+                     : std::string()) +
+      ", " + std::to_string(a.compiled.allow.size()) + " hashes allowlisted" +
+      (force ? " (forced)" : "");
+  adopt_known(c, a.mode);
+  record_apply("ok", source, file, force, res.message, applied_details());
   if (force)
     std::cerr << "modgate: FORCED apply from " << source << ": " << res.message << std::endl;
-  policy_ = std::move(*p);
-  if (writer_) writer_->set_policy(&*policy_);
-  // Kept so that an agent that adopts this policy after a restart can name its modules.
-  if (!o_.state_dir.empty()) {
-    if (auto r = mkdir_p(o_.state_dir, 0700);
-        !r || !write_atomically(o_.state_dir + "/applied.yaml", text, 0600))
-      std::cerr << "modgate: warning: cannot save the applied policy under " << o_.state_dir
-                << std::endl;
+  // Kept so that an agent that adopts this policy after a restart can name its modules, and (for
+  // signed policies) so that the anti-rollback mark survives.
+  if (auto r = admission_->commit(c); !r) {
+    commit_error_ = r.error().message;
+    std::cerr << "modgate: warning: " << commit_error_ << std::endl;
+  } else {
+    commit_error_.clear();
   }
   return res;
 }
 
+void Daemon::adopt_known(const Candidate& c, const policy::EffectiveMode& mode) {
+  policy_ = c.policy;
+  effective_ = mode;
+  signed_ = nullptr;
+  if (c.bundle)
+    signed_ = ordered_json{{"key_id", c.bundle->key_id()},
+                           {"key_file", c.bundle->key_file},
+                           {"created", policy::utc_time_string(c.bundle->created())}};
+  if (writer_) writer_->set_policy(&*policy_);
+}
+
+ordered_json Daemon::applied_details() const {
+  ordered_json d = ordered_json::object();
+  if (!policy_) return d;
+  d["version"] = policy_->version;
+  d["digest"] = to_hex(policy_->digest);
+  d["mode"] = policy::mode_name(effective_.mode);
+  d["configured_mode"] = policy::mode_name(policy_->mode);
+  if (effective_.staged) d["rollout"] = rollout_json();
+  if (!signed_.is_null()) d["signed"] = signed_;
+  return d;
+}
+
+ordered_json Daemon::rollout_json() const {
+  if (!effective_.staged || !policy_ || !policy_->rollout) return nullptr;
+  return ordered_json{
+      {"enforce_percent", static_cast<double>(effective_.enforce_basis_points) / 100.0},
+      {"salt", policy_->rollout->salt},
+      {"bucket", effective_.bucket},
+      {"in_cohort", effective_.in_cohort()}};
+}
+
 void Daemon::record_apply(const std::string& result, const std::string& source,
                           const std::string& file, bool forced, const std::string& message,
-                          std::uint64_t version, const std::string& digest, const char* reason) {
+                          const ordered_json& details) {
   last_apply_ = ordered_json{{"result", result}, {"time", utc_now()}, {"source", source},
                              {"file", file},     {"forced", forced},  {"message", message}};
-  if (reason) last_apply_["reason"] = reason;
+  for (const auto& [k, v] : details.items()) last_apply_[k] = v;
   const std::int64_t now = unix_now();
   if (result == "ok") {
     apply_stats_["last_success_unix"] = now;
   } else {
     apply_stats_["last_failure_unix"] = now;
     apply_stats_["failures_total"] = apply_stats_["failures_total"].get<std::uint64_t>() + 1;
-    auto& by_reason = apply_stats_["refusals"][reason ? reason : "other"];
-    by_reason = by_reason.is_null() ? 1 : by_reason.get<std::uint64_t>() + 1;
+    std::string reason = details.value("reason", "other");
+    auto& n = apply_stats_["refusals"][reason];
+    n = n.is_null() ? 1 : n.get<std::uint64_t>() + 1;
   }
+  if (writer_) writer_->write_apply(result, source, file, forced, message, details);
   write_metrics();
-  if (writer_) writer_->write_apply(result, source, file, version, digest, forced, message);
 }
 
 void Daemon::reload_file(const std::string& source) {
-  auto text = policy::read_policy_text(policy_path_);
-  if (!text) {
-    record_apply("refused", source, policy_path_, false, text.error().message, 0, {}, "unreadable");
-    std::cerr << "modgate: " << source << ": " << text.error().message << std::endl;
+  auto bytes = read_input(policy_path_);
+  if (!bytes) {
+    record_apply("refused", source, policy_path_, false, bytes.error().message,
+                 {{"reason", "unreadable"}});
+    std::cerr << "modgate: " << source << ": " << bytes.error().message << std::endl;
     return;
   }
-  auto r = apply(*text, policy_path_, false, source);
+  auto r = apply(std::move(*bytes), policy_path_, false, source);
   if (!r.errors.empty()) std::cerr << r.errors << std::endl;
   if (r.changed || !r.ok) std::cerr << "modgate: " << source << ": " << r.message << std::endl;
+}
+
+Result<std::string> Daemon::read_input(const std::string& path) const {
+  // A bundle may carry a maximum-size policy plus its header.
+  return admission_->signed_only() ? policy::read_bundle_file(path)
+                                   : policy::read_policy_text(path);
+}
+
+void Daemon::on_pull() {
+  for (auto& r : puller_->take()) {
+    const std::string url = fleet::redact_url(puller_->config().url);
+    if (r.kind == fleet::PullKind::kError) {
+      std::cerr << "modgate: pull: " << r.message << "; the policy in force is unchanged"
+                << std::endl;
+      continue;
+    }
+    if (r.kind != fleet::PullKind::kNew) continue;
+    auto res = apply(std::move(r.body), url, false, "pull");
+    if (!res.errors.empty()) std::cerr << res.errors << std::endl;
+    if (res.changed || !res.ok) std::cerr << "modgate: pull: " << res.message << std::endl;
+  }
+  write_metrics();
+}
+
+ordered_json Daemon::pull_status() const {
+  if (!puller_) return nullptr;
+  auto st = puller_->stats();
+  auto unix_or_null = [](std::chrono::system_clock::time_point t) {
+    return t.time_since_epoch().count() == 0
+               ? ordered_json(nullptr)
+               : ordered_json(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch())
+                                  .count());
+  };
+  return ordered_json{
+      {"url", fleet::redact_url(puller_->config().url)},
+      {"interval_s", puller_->config().interval.count()},
+      {"attempts", st.attempts},
+      {"failures_total", st.failures_total},
+      {"consecutive_failures", st.consecutive_failures},
+      {"last_success_unix", unix_or_null(st.last_success_time)},
+      {"last_failure_unix", unix_or_null(st.last_failure_time)},
+      {"last_error", st.last_error.empty() ? ordered_json(nullptr) : ordered_json(st.last_error)},
+      {"last_http_status", st.last_http_status},
+      {"etag", st.last_etag.empty() ? ordered_json(nullptr) : ordered_json(st.last_etag)},
+      {"next_poll_unix", unix_or_null(st.next_poll_time)}};
 }
 
 Result<Ok> Daemon::setup_socket() {
@@ -261,6 +353,11 @@ ordered_json Daemon::status() const {
                        {"log_allowed", (kp.config.flags & MG_CFG_LOG_ALLOWED) != 0},
                        {"allow_forced", (kp.config.flags & MG_CFG_ALLOW_FORCED) != 0},
                        {"names_known", policy_.has_value()}};
+    if (policy_ && std::memcmp(kp.config.policy_digest, policy_->digest.data(), 32) == 0) {
+      pol["configured_mode"] = policy::mode_name(policy_->mode);
+      pol["rollout"] = rollout_json();
+      pol["signed"] = signed_;
+    }
   }
   s["policy"] = pol;
   ordered_json counters = ordered_json::object();
@@ -280,6 +377,9 @@ ordered_json Daemon::status() const {
   s["hash_failures"] = hash_failed;
   s["last_apply"] = last_apply_;
   s["apply"] = apply_stats_;
+  if (!commit_error_.empty()) s["apply"]["save_error"] = commit_error_;
+  s["trust"] = admission_ ? admission_->status() : ordered_json(nullptr);
+  s["pull"] = pull_status();
   const std::string own = o_.pin_dir + "/" + object_tag();
   struct stat st {};
   s["agent"] = ordered_json{
@@ -450,23 +550,63 @@ int Daemon::run() {
   policy_path_ = o_.policy_file;
   if (!o_.watch_dir.empty() && policy_path_.empty()) policy_path_ = o_.watch_dir + "/policy.yaml";
 
-  // Read and check the configured policy before touching the kernel.
-  std::optional<std::string> text;
-  if (!policy_path_.empty()) {
-    auto t = policy::read_policy_text(policy_path_);
-    if (!t) return fail(t.error().message);
-    auto p = policy::parse_policy(*t, policy_path_);
-    if (!p) {
-      std::cerr << p.error().message << "\n";
-      return fail("policy " + policy_path_ + " is invalid; nothing was loaded.");
-    }
-    if (auto c = policy::compile(*p); !c) return fail(c.error().message);
-    text = std::move(*t);
+  Admission::Options ao;
+  ao.trust_dir = o_.trust_dir;
+  ao.state_dir = o_.state_dir;
+  ao.machine_id_file = o_.machine_id_file;
+  ao.max_future_skew = o_.max_future_skew.count();
+  auto adm = Admission::open(ao);
+  if (!adm) return fail(adm.error().message);
+  admission_ = std::move(*adm);
+
+  std::optional<fleet::PullConfig> pull;
+  if (!o_.pull_url.empty()) {
+    pull = fleet::PullConfig{};
+    pull->url = o_.pull_url;
+    pull->ca_file = o_.pull_ca;
+    pull->interval = o_.pull_interval;
+    if (auto r = fleet::check_config(*pull); !r) return fail(r.error().message);
+    if (!admission_->signed_only())
+      return fail(
+          "--pull needs --trust DIR: a policy fetched over the network is accepted only "
+          "when signed by a trusted key");
   }
-  if (!text && !Enforcer::pinned_policy_exists(o_.pin_dir))
+
+  // Read and check the configured policy before touching the kernel.
+  std::optional<std::string> bytes;
+  std::string input = policy_path_;
+  const bool pinned = Enforcer::pinned_policy_exists(o_.pin_dir);
+  if (!policy_path_.empty()) {
+    auto t = read_input(policy_path_);
+    if (!t) return fail(t.error().message);
+    bytes = std::move(*t);
+  } else if (pull && !pinned) {
+    // Nothing enforced (a reboot): the last applied bundle first, so that the host enforces
+    // before the network is up; with none, one pull now.
+    if (auto saved = admission_->saved()) {
+      bytes = std::move(*saved);
+      input = admission_->saved_path();
+    } else {
+      auto r = fleet::fetch_once(*pull, "");
+      if (r.kind != fleet::PullKind::kNew)
+        return fail("no policy is in force and none is saved, and the first pull failed: " +
+                    r.message);
+      bytes = std::move(r.body);
+      input = fleet::redact_url(o_.pull_url);
+    }
+  }
+  if (bytes) {
+    auto d = admission_->decode(*bytes, input, unix_now());
+    if (auto* r = std::get_if<Refusal>(&d)) {
+      if (!r->errors.empty()) std::cerr << r->errors << "\n";
+      return fail(r->message + "; nothing was loaded.");
+    }
+    if (auto c = policy::compile(std::get<Candidate>(d).policy); !c) return fail(c.error().message);
+  }
+  if (!bytes && !pinned)
     return fail(
-        "no policy given (--policy FILE or --watch DIR) and none is in force (nothing "
-        "pinned in " +
+        "no policy given (--policy FILE, --watch DIR or --pull URL) and none is in force "
+        "(nothing pinned in " +
         o_.pin_dir + "); modgate never runs without one.");
   if (auto ok = preflight(); !ok) return fail(ok.error().message);
   if (auto r = setup_socket(); !r) return fail(r.error().message);
@@ -484,12 +624,12 @@ int Daemon::run() {
 
   auto in_force = enf_->policy_in_force();
   if (!in_force) return fail(in_force.error().message);
-  if (!*in_force && !text)
+  if (!*in_force && !bytes)
     return fail(
-        "no policy given (--policy FILE or --watch DIR) and none is in force; modgate "
-        "never runs without one.");
-  if (text) {
-    auto r = apply(*text, policy_path_, false, "startup");
+        "no policy given (--policy FILE, --watch DIR or --pull URL) and none is in force; "
+        "modgate never runs without one.");
+  if (bytes) {
+    auto r = apply(std::move(*bytes), input, false, "startup");
     if (!r.ok) {
       // Nothing enforced yet: refusing to start beats starting open. Something enforced: keep
       // it, and say why the file was not taken.
@@ -497,12 +637,19 @@ int Daemon::run() {
       std::cerr << "modgate run: " << r.message << std::endl;
     }
   }
-  if (!policy_ && !o_.state_dir.empty()) {
-    // Adopted state: name modules from the saved copy if it is the policy in force.
-    if (auto saved = policy::load_policy_file(o_.state_dir + "/applied.yaml"); saved) {
-      auto now = enf_->policy_in_force();
-      if (now && *now && std::memcmp((*now)->config.policy_digest, saved->digest.data(), 32) == 0)
-        policy_ = std::move(*saved);
+  if (!policy_) {
+    // Adopted state: know the policy in force (names, rollout, signer) from the saved copy, if
+    // that is what the kernel holds.
+    auto now = enf_->policy_in_force();
+    auto saved = admission_->saved();
+    if (saved && now && *now) {
+      auto d = admission_->decode(std::move(*saved), admission_->saved_path(), unix_now());
+      if (auto* c = std::get_if<Candidate>(&d)) {
+        InForce f{(*now)->config.policy_version, {}};
+        std::memcpy(f.digest.data(), (*now)->config.policy_digest, f.digest.size());
+        auto a = admission_->admit(*c, f, false, kernel_release());
+        if (auto* ok = std::get_if<Admitted>(&a); ok && ok->unchanged) adopt_known(*c, ok->mode);
+      }
     }
   }
   writer_->set_policy(policy_ ? &*policy_ : nullptr);
@@ -523,8 +670,15 @@ int Daemon::run() {
                                            IN_MOVED_FROM | IN_ATTRIB) < 0)
       return fail("cannot watch " + o_.watch_dir + ": " + errstr(errno));
   }
+  if (pull) {
+    auto p = fleet::Puller::create(*pull);
+    if (!p) return fail(p.error().message);
+    puller_ = std::move(*p);
+    if (auto r = puller_->start(); !r) return fail(r.error().message);
+  }
+  const int pfd = puller_ ? puller_->notify_fd() : -1;
   ep_ = ::epoll_create1(EPOLL_CLOEXEC);
-  for (int fd : {enf_->events_epoll_fd(), listen_fd_, sfd, ifd}) {
+  for (int fd : {enf_->events_epoll_fd(), listen_fd_, sfd, ifd, pfd}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -567,16 +721,19 @@ int Daemon::run() {
           std::cerr << "modgate: " << r.error().message << "\n";
       } else if (fd == listen_fd_) {
         accept_clients();
+      } else if (fd == pfd) {
+        on_pull();
       } else if (clients_.count(fd)) {
         read_client(fd);
       } else if (fd == sfd) {
         signalfd_siginfo si{};
         while (::read(sfd, &si, sizeof(si)) == sizeof(si)) {
           if (si.ssi_signo == SIGHUP) {
-            if (policy_path_.empty())
-              std::cerr << "modgate: SIGHUP ignored: no policy file configured" << std::endl;
-            else
+            if (puller_) puller_->refetch();
+            if (!policy_path_.empty())
               reload_file("sighup");
+            else if (!puller_)
+              std::cerr << "modgate: SIGHUP ignored: no policy file configured" << std::endl;
           } else {
             stop = true;
           }
@@ -606,6 +763,7 @@ int Daemon::run() {
       }
     }
   }
+  if (puller_) puller_->stop();
   ::unlink(o_.socket_path.c_str());
   if (disarm_requested_) {
     std::cerr << "modgate: disarmed: programs detached and unpinned; module loads are no longer "

@@ -15,6 +15,12 @@ struct DaemonOptions {
   std::string pin_dir;
   std::string watch_dir;  // empty: no watching
   std::string state_dir;
+  std::string trust_dir;  // non-empty: accept only bundles signed by a key in it
+  std::chrono::seconds max_future_skew{300};
+  std::string machine_id_file = "/etc/machine-id";
+  std::string pull_url;  // non-empty: poll it for bundles (needs trust_dir)
+  std::string pull_ca;
+  std::chrono::seconds pull_interval{60};
   std::string metrics_file;  // empty: no textfile; else rewritten every metrics_interval
   std::chrono::seconds metrics_interval{15};
   bool verbose = false;

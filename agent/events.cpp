@@ -173,16 +173,19 @@ void EventWriter::write_lost(std::uint64_t count) {
 }
 
 void EventWriter::write_apply(const std::string& result, const std::string& source,
-                              const std::string& file, std::uint64_t version,
-                              const std::string& digest, bool forced, const std::string& message) {
+                              const std::string& file, bool forced, const std::string& message,
+                              const nlohmann::ordered_json& details) {
   nlohmann::ordered_json j;
   j["ts"] = timestamp(static_cast<std::uint64_t>(now_ns(CLOCK_BOOTTIME)));
   j["event"] = "policy_apply";
   j["result"] = result;
   j["source"] = source;
   j["file"] = file;
-  j["version"] = version;
-  j["digest"] = digest.empty() ? nlohmann::json(nullptr) : nlohmann::json(digest);
+  // Refused: the reason; applied: version, digest, effective mode, rollout, signer.
+  j["version"] = details.value("version", std::uint64_t{0});
+  j["digest"] = details.contains("digest") ? details["digest"] : nlohmann::ordered_json(nullptr);
+  for (const auto& [k, v] : details.items())
+    if (k != "version" && k != "digest") j[k] = v;
   j["forced"] = forced;
   j["message"] = message;
   out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

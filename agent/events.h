@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -30,8 +31,7 @@ class EventWriter {
   void write_lost(std::uint64_t count);
   // A policy change attempt: result "ok" or "refused", with what was applied or why not.
   void write_apply(const std::string& result, const std::string& source, const std::string& file,
-                   std::uint64_t version, const std::string& digest, bool forced,
-                   const std::string& message);
+                   bool forced, const std::string& message, const nlohmann::ordered_json& details);
 
  private:
   std::string timestamp(std::uint64_t boot_ns) const;
