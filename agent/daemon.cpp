@@ -169,6 +169,11 @@ Daemon::ApplyResult Daemon::apply(std::string bytes, const std::string& file, bo
     res.message = "policy version " + version + " is already in force";
     if (c.bundle && c.policy.version > admission_->high_water()) (void)admission_->commit(c);
     if (!policy_) adopt_known(c, a.mode);
+    // Recorded all the same: after a refused file, the good one coming back clears the refusal
+    // from status.
+    auto details = applied_details();
+    details["unchanged"] = true;
+    record_apply("ok", source, file, force, res.message, details);
     return res;
   }
   if (auto r = enf_->install(a.compiled); !r)
