@@ -120,12 +120,14 @@ AGENT_ARGS="--trust /etc/modgate/trust --pull $(https_url status/500) --ca $HTTP
 start_agent
 pull_fails_with "HTTP 500" "HTTP 500"
 kill_agent
-nc -l -p 9444 >/dev/null 2>&1 &
+# Accepts the connection and never sends a byte (its stdin is a pipe nobody writes).
+sleep 3600 | nc -l -p 9444 >/dev/null 2>&1 &
 NC_PID=$!
 AGENT_ARGS="--trust /etc/modgate/trust --pull https://127.0.0.1:9444/fleet.bundle --ca $HTTPS_CA --interval 2 --state-dir /var/lib/modgate --metrics-file /tmp/metrics/modgate.prom"
 start_agent
 pull_fails_with "server that never answers" "timed out"
 kill "$NC_PID" 2>/dev/null
+pkill -f "sleep 3600" 2>/dev/null
 
 # Everything shows in the metrics, and enforcement is intact.
 "$MODGATE" status --prometheus >/tmp/metrics.txt || fail "status --prometheus failed"
