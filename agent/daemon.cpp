@@ -28,6 +28,7 @@
 #include "agent/bpf/libbpf_log.h"
 #include "agent/control/protocol.h"
 #include "agent/events.h"
+#include "agent/protect.h"
 #include "policy/policy.h"
 
 namespace modgate {
@@ -109,8 +110,14 @@ class Daemon {
     std::cerr << "modgate run: " << msg << std::endl;
     return 1;
   }
+  // trusted: the policy's authenticity was verified (a signed bundle); only such a policy may
+  // switch tamper protection off.
   ApplyResult apply(const std::string& text, const std::string& file, bool force,
-                    const std::string& source);
+                    const std::string& source, bool trusted = false);
+  // Why this agent cannot offer tamper protection, or nothing when it can. The one place that
+  // decides whether `protect: true` is accepted at all.
+  std::optional<std::string> protect_unavailable() const { return std::nullopt; }
+  bool protection_in_force() const;
   // What status reports as last_apply and the policy_apply event say, for every outcome.
   void record_apply(const std::string& result, const std::string& source, const std::string& file,
                     bool forced, const std::string& message, std::uint64_t version = 0,
@@ -147,8 +154,15 @@ class Daemon {
   bool disarm_requested_ = false;
 };
 
+bool Daemon::protection_in_force() const {
+  auto kp = enf_->policy_in_force();
+  // Unreadable means unknown, and unknown is treated as protected.
+  if (!kp) return true;
+  return *kp && protect::effective((*kp)->config.mode, (*kp)->config.flags);
+}
+
 Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& file, bool force,
-                                  const std::string& source) {
+                                  const std::string& source, bool trusted) {
   ApplyResult res;
   auto refuse = [&](std::string msg, std::string errors = {}) {
     res.message = std::move(msg);
@@ -179,8 +193,16 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
                     " is not greater than version " + std::to_string(cfg.policy_version) +
                     " in force; raise it (or --force to roll back deliberately)");
   }
+  const bool protected_now =
+      *in_force && protect::effective((*in_force)->config.mode, (*in_force)->config.flags);
+  if (auto why =
+          protect::apply_refusal(protected_now, *p, file, source, trusted, protect_unavailable()))
+    return refuse(*why);
   auto compiled = policy::compile(*p);
   if (!compiled) return refuse(compiled.error().message);
+  // The agent is recorded before the policy that makes the kernel ask who the agent is.
+  if (protect::effective(*p))
+    if (auto r = enf_->record_guard(); !r) return refuse(r.error().message);
   if (auto r = enf_->install(*compiled); !r) return refuse(r.error().message);
 
   res.ok = res.changed = true;
@@ -267,11 +289,13 @@ ordered_json Daemon::status() const {
                        {"autoload_deny", kp.config.n_autoload_deny},
                        {"log_allowed", (kp.config.flags & MG_CFG_LOG_ALLOWED) != 0},
                        {"allow_forced", (kp.config.flags & MG_CFG_ALLOW_FORCED) != 0},
+                       {"protect", (kp.config.flags & MG_CFG_PROTECT) != 0},
                        {"names_known", policy_.has_value()}};
   }
   s["policy"] = pol;
   ordered_json counters = ordered_json::object();
   std::uint64_t lost = 0, hash_failed = 0;
+  ordered_json tamper = ordered_json::object();
   if (auto st = enf_->stats(); st) {
     for (std::uint32_t hook = 1; hook < MG_HOOK_COUNT; hook++) {
       ordered_json h;
@@ -281,10 +305,13 @@ ordered_json Daemon::status() const {
     }
     lost = (*st)[MG_STAT_RINGBUF_LOST];
     hash_failed = (*st)[MG_STAT_HASH_FAILED];
+    for (std::uint32_t op = 0; op < MG_TAMPER_COUNT; op++)
+      tamper[tamper_op_name(op)] = (*st)[MG_STAT_TAMPER + op];
   }
   s["counters"] = counters;
   s["events_lost"] = lost;
   s["hash_failures"] = hash_failed;
+  s["tamper_attempts"] = tamper;
   s["last_apply"] = last_apply_;
   const std::string own = o_.pin_dir + "/" + object_tag();
   struct stat st {};
@@ -411,6 +438,8 @@ ordered_json Daemon::handle_request(const std::string& req) {
       return j;
     }
     case control::Request::Cmd::kDisarm: {
+      if (auto why = protect::disarm_refusal(protection_in_force()))
+        return {{"ok", false}, {"error", *why}};
       // Our own references go first, so that removing the pins is what detaches the programs.
       enf_->release();
       disarm_requested_ = true;
@@ -506,6 +535,9 @@ int Daemon::run() {
   if (auto r = enf_->open_events([&](const mg_event& e) { writer_->write(e); }); !r)
     return fail(r.error().message);
 
+  // A reader of our stdout that goes away must not take the agent with it (SIGPIPE is sent by
+  // the kernel, not through kill(), so tamper protection could not refuse it).
+  ::signal(SIGPIPE, SIG_IGN);
   sigset_t mask;
   sigemptyset(&mask);
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);
