@@ -200,8 +200,9 @@ Daemon::ApplyResult Daemon::apply(const std::string& text, const std::string& fi
     return refuse(*why);
   auto compiled = policy::compile(*p);
   if (!compiled) return refuse(compiled.error().message);
-  // The agent is recorded before the policy that makes the kernel ask who the agent is.
-  if (protect::effective(*p))
+  // The agent is recorded before the policy that makes the kernel ask who the agent is (in
+  // dry-run too, where the kernel reports what it would refuse).
+  if (p->protect)
     if (auto r = enf_->record_guard(); !r) return refuse(r.error().message);
   if (auto r = enf_->install(*compiled); !r) return refuse(r.error().message);
 

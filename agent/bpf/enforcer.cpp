@@ -599,10 +599,18 @@ Result<Ok> Enforcer::record_guard_in(const std::string& dir) {
   }
 
   // The pins: the links behind them, and the inodes of the pins and their directories.
+  // Before the first start's attach the pin directory does not exist yet; its bpffs (ensured
+  // by open()) is its parent's, and attach_and_pin records again once it exists.
   struct stat st {};
-  if (::stat(pin_dir_.c_str(), &st) != 0) return fail(pin_dir_);
+  std::string anchor = pin_dir_;
+  if (::stat(pin_dir_.c_str(), &st) == 0) {
+    if (auto r = add(MG_GUARD_INODE, kernel_dev(st.st_dev), st.st_ino); !r) return r;
+  } else {
+    anchor = pin_dir_.substr(0, pin_dir_.find_last_of('/'));
+    if (anchor.empty()) anchor = "/";
+    if (::stat(anchor.c_str(), &st) != 0) return fail(anchor);
+  }
   const __u32 bpffs_dev = kernel_dev(st.st_dev);
-  if (auto r = add(MG_GUARD_INODE, bpffs_dev, st.st_ino); !r) return r;
   std::vector<std::string> dirs = {dir};
   if (dir != pin_dir_ + "/" + object_tag()) dirs.push_back(pin_dir_ + "/" + object_tag());
   for (const auto& d : dirs) {
@@ -633,7 +641,7 @@ Result<Ok> Enforcer::record_guard_in(const std::string& dir) {
   // Mounts: the bpffs itself is recognised by its device; the mounts above it by id, because
   // a lazy umount of any of them detaches the bpffs with it.
   struct statx stx {};
-  if (::statx(AT_FDCWD, pin_dir_.c_str(), 0, STATX_MNT_ID, &stx) == 0 &&
+  if (::statx(AT_FDCWD, anchor.c_str(), 0, STATX_MNT_ID, &stx) == 0 &&
       (stx.stx_mask & STATX_MNT_ID)) {
     auto parents = mount_parents();
     std::set<std::uint64_t> seen;
