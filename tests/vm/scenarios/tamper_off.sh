@@ -105,3 +105,20 @@ expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
 pass "second agent refused: $(tail -n1 /tmp/second.out)"
 expect_tamper deny pin-unlink
 expect_tamper deny signal
+# cgroup.kill signals without task_kill, so the agent can die; its death changes nothing: the
+# pins stay protected and enforcing, and no new agent can take them over.
+mkdir /sys/fs/cgroup/victim && echo "$AGENT_PID" >/sys/fs/cgroup/victim/cgroup.procs ||
+	fail "cannot move the agent to a cgroup"
+echo 1 >/sys/fs/cgroup/victim/cgroup.kill
+wait "$AGENT_PID"
+AGENT_PID=
+pass "agent killed through cgroup.kill"
+expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
+expect_refused "Operation not permitted" "rm of a link pin after the agent's death" \
+	rm -f "$dir/link_post_read_file"
+"$MODGATE" run --policy /tmp/e1.yaml >/tmp/third.out 2>&1 && fail "a new agent adopted protected pins"
+grep -q "tamper protection is on" /tmp/third.out || fail "new agent: $(cat /tmp/third.out)"
+pass "new agent refused: $(tail -n1 /tmp/third.out)"
+"$MODGATE" disarm >/tmp/disarm.out 2>&1 && fail "disarm without an agent removed protected pins"
+grep -q "tamper protection is on" /tmp/disarm.out || fail "disarm: $(cat /tmp/disarm.out)"
+expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
