@@ -30,6 +30,7 @@
 #include "agent/control/protocol.h"
 #include "agent/events.h"
 #include "agent/fleet/pull.h"
+#include "agent/protect.h"
 #include "agent/report/prometheus.h"
 #include "agent/util/atomic_file.h"
 #include "policy/policy.h"
@@ -87,6 +88,10 @@ class Daemon {
   // Version, digest, effective mode, rollout and signer of the policy in force.
   ordered_json applied_details() const;
   ordered_json rollout_json() const;
+  // Why this agent cannot offer tamper protection, or nothing when it can. The one place that
+  // decides whether `protect: true` is accepted at all.
+  std::optional<std::string> protect_unavailable() const;
+  bool protection_in_force() const;
   // What status reports as last_apply and the policy_apply event say, for every outcome.
   void record_apply(const std::string& result, const std::string& source, const std::string& file,
                     bool forced, const std::string& message, const ordered_json& details);
@@ -140,11 +145,29 @@ class Daemon {
   bool disarm_requested_ = false;
 };
 
+bool Daemon::protection_in_force() const {
+  auto kp = enf_->policy_in_force();
+  // Unreadable means unknown, and unknown is treated as protected.
+  if (!kp) return true;
+  return *kp && protect::effective((*kp)->config.mode, (*kp)->config.flags);
+}
+
+std::optional<std::string> Daemon::protect_unavailable() const {
+  // Unsigned, a protected policy proves nothing: any root user could apply one that lists a
+  // rootkit and is then protected from being replaced.
+  if (!admission_->signed_only())
+    return "this agent runs without --trust, and tamper protection is only offered for signed "
+           "policies (docs/threat-model.md)";
+  return std::nullopt;
+}
+
 Daemon::ApplyResult Daemon::apply(std::string bytes, const std::string& file, bool force,
                                   const std::string& source) {
   ApplyResult res;
   auto refuse = [&](const Refusal& r) {
-    res.message = r.message + "; the policy in force is unchanged";
+    res.message = r.message;
+    if (res.message.find("unchanged") == std::string::npos)
+      res.message += "; the policy in force is unchanged";
     res.errors = r.errors;
     record_apply("refused", source, file, force, res.message, {{"reason", r.reason}});
     return res;
@@ -176,6 +199,15 @@ Daemon::ApplyResult Daemon::apply(std::string bytes, const std::string& file, bo
     record_apply("ok", source, file, force, res.message, details);
     return res;
   }
+  const bool protected_now =
+      *kernel && protect::effective((*kernel)->config.mode, (*kernel)->config.flags);
+  if (auto why = protect::apply_refusal(protected_now, c.policy, file, source, c.bundle.has_value(),
+                                        protect_unavailable()))
+    return refuse({"protected", *why, {}});
+  // The agent is recorded before the policy that makes the kernel ask who the agent is (in
+  // dry-run too, where the kernel reports what it would refuse).
+  if (c.policy.protect)
+    if (auto r = enf_->record_guard(); !r) return refuse({"kernel_error", r.error().message, {}});
   if (auto r = enf_->install(a.compiled); !r)
     return refuse({"kernel_error", r.error().message, {}});
 
@@ -357,6 +389,7 @@ ordered_json Daemon::status() const {
                        {"autoload_deny", kp.config.n_autoload_deny},
                        {"log_allowed", (kp.config.flags & MG_CFG_LOG_ALLOWED) != 0},
                        {"allow_forced", (kp.config.flags & MG_CFG_ALLOW_FORCED) != 0},
+                       {"protect", (kp.config.flags & MG_CFG_PROTECT) != 0},
                        {"names_known", policy_.has_value()}};
     if (policy_ && std::memcmp(kp.config.policy_digest, policy_->digest.data(), 32) == 0) {
       pol["configured_mode"] = policy::mode_name(policy_->mode);
@@ -367,6 +400,7 @@ ordered_json Daemon::status() const {
   s["policy"] = pol;
   ordered_json counters = ordered_json::object();
   std::uint64_t lost = 0, hash_failed = 0;
+  ordered_json tamper = ordered_json::object();
   if (auto st = enf_->stats(); st) {
     for (std::uint32_t hook = 1; hook < MG_HOOK_COUNT; hook++) {
       ordered_json h;
@@ -376,10 +410,13 @@ ordered_json Daemon::status() const {
     }
     lost = (*st)[MG_STAT_RINGBUF_LOST];
     hash_failed = (*st)[MG_STAT_HASH_FAILED];
+    for (std::uint32_t op = 0; op < MG_TAMPER_COUNT; op++)
+      tamper[tamper_op_name(op)] = (*st)[MG_STAT_TAMPER + op];
   }
   s["counters"] = counters;
   s["events_lost"] = lost;
   s["hash_failures"] = hash_failed;
+  s["tamper_attempts"] = tamper;
   s["last_apply"] = last_apply_;
   s["apply"] = apply_stats_;
   if (!commit_error_.empty()) s["apply"]["save_error"] = commit_error_;
@@ -520,6 +557,8 @@ ordered_json Daemon::handle_request(const std::string& req) {
       return j;
     }
     case control::Request::Cmd::kDisarm: {
+      if (auto why = protect::disarm_refusal(protection_in_force()))
+        return {{"ok", false}, {"error", *why}};
       // Our own references go first, so that removing the pins is what detaches the programs.
       enf_->release();
       disarm_requested_ = true;
@@ -662,6 +701,9 @@ int Daemon::run() {
   if (auto r = enf_->open_events([&](const mg_event& e) { writer_->write(e); }); !r)
     return fail(r.error().message);
 
+  // A reader of our stdout that goes away must not take the agent with it (SIGPIPE is sent by
+  // the kernel, not through kill(), so tamper protection could not refuse it).
+  ::signal(SIGPIPE, SIG_IGN);
   sigset_t mask;
   sigemptyset(&mask);
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);

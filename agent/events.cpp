@@ -98,6 +98,97 @@ const char* reason_name(std::uint32_t reason) {
   }
 }
 
+const char* tamper_op_name(std::uint32_t op) {
+  switch (op) {
+    case MG_TAMPER_MAP_FD:
+      return "bpf-map-fd";
+    case MG_TAMPER_PROG_FD:
+      return "bpf-prog-fd";
+    case MG_TAMPER_LINK_FD:
+      return "bpf-link-fd";
+    case MG_TAMPER_PROG_LOAD:
+      return "bpf-prog-load";
+    case MG_TAMPER_PIN_OPEN:
+      return "pin-open";
+    case MG_TAMPER_PIN_UNLINK:
+      return "pin-unlink";
+    case MG_TAMPER_PIN_RENAME:
+      return "pin-rename";
+    case MG_TAMPER_PIN_RMDIR:
+      return "pin-rmdir";
+    case MG_TAMPER_UMOUNT:
+      return "umount";
+    case MG_TAMPER_SIGNAL:
+      return "signal";
+    case MG_TAMPER_PTRACE:
+      return "ptrace";
+    case MG_TAMPER_MODPROBE_PATH:
+      return "modprobe-path-write";
+    case MG_TAMPER_AGENT_FILE:
+      return "agent-file-write";
+    default:
+      return "unknown";
+  }
+}
+
+namespace {
+
+// uapi/linux/bpf.h: the program types a tamper event may name.
+const char* prog_type_name(std::uint32_t type) {
+  switch (type) {
+    case 26:
+      return "tracing";  // BPF_PROG_TYPE_TRACING, here fmod_ret
+    case 29:
+      return "lsm";  // BPF_PROG_TYPE_LSM
+    default:
+      return "unknown";
+  }
+}
+
+// The fields a tamper event carries beyond the common ones (modgate_abi.h says which mg_event
+// field holds what for each operation).
+void tamper_fields(nlohmann::ordered_json& j, const mg_event& e) {
+  std::string name = bounded(e.name, sizeof(e.name));
+  auto name_or_null = [&] { return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name); };
+  switch (e.reason) {
+    case MG_TAMPER_MAP_FD:
+    case MG_TAMPER_PROG_FD:
+    case MG_TAMPER_LINK_FD:
+      j["object_id"] = e.entry;
+      if (e.reason != MG_TAMPER_LINK_FD) j["name"] = name_or_null();
+      break;
+    case MG_TAMPER_PROG_LOAD:
+      j["prog_type"] = prog_type_name(e.entry);
+      j["name"] = name_or_null();
+      break;
+    case MG_TAMPER_PIN_OPEN:
+    case MG_TAMPER_PIN_UNLINK:
+    case MG_TAMPER_PIN_RENAME:
+    case MG_TAMPER_PIN_RMDIR:
+    case MG_TAMPER_AGENT_FILE:
+    case MG_TAMPER_MODPROBE_PATH:
+      j["name"] = name_or_null();
+      j["inode"] = e.size;
+      break;
+    case MG_TAMPER_UMOUNT:
+      j["mount_id"] = e.entry;
+      j["fstype"] = name_or_null();
+      break;
+    case MG_TAMPER_SIGNAL:
+      j["signal"] = e.entry;
+      j["target_pid"] = e.size;
+      break;
+    case MG_TAMPER_PTRACE:
+      j["ptrace_mode"] = e.entry;
+      j["target_pid"] = e.size;
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
 EventWriter::EventWriter(std::ostream& out)
     : out_(out), realtime_minus_boot_ns_(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME)) {}
 
@@ -125,6 +216,21 @@ std::string EventWriter::timestamp(std::uint64_t boot_ns) const {
 void EventWriter::write(const mg_event& e) {
   nlohmann::ordered_json j;
   j["ts"] = timestamp(e.ts_ns);
+  if (e.event == MG_EVENT_TAMPER) {
+    j["event"] = "tamper";
+    j["verdict"] = verdict_name(e.verdict);
+    j["operation"] = tamper_op_name(e.reason);
+    tamper_fields(j, e);
+    j["pid"] = e.pid;
+    j["tid"] = e.tid;
+    j["comm"] = bounded(e.comm, sizeof(e.comm));
+    j["uid"] = e.uid;
+    j["policy_version"] = e.policy_version;
+    j["mode"] = e.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run";
+    out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    out_.flush();
+    return;
+  }
   j["event"] = e.event == MG_EVENT_MODULE_REQUEST ? "module_request" : "module_load";
   j["verdict"] = verdict_name(e.verdict);
   j["reason"] = reason_name(e.reason);

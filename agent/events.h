@@ -16,6 +16,8 @@ namespace modgate {
 const char* hook_name(std::uint32_t hook);
 const char* verdict_name(std::uint32_t verdict);
 const char* reason_name(std::uint32_t reason);
+// The operation of a tamper event (MG_TAMPER_*), as events and status name it.
+const char* tamper_op_name(std::uint32_t op);
 
 class EventWriter {
  public:

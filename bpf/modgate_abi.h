@@ -39,6 +39,7 @@
 
 #define MG_EVENT_MODULE_LOAD 1
 #define MG_EVENT_MODULE_REQUEST 2
+#define MG_EVENT_TAMPER 3 /* an operation against modgate itself (docs/threat-model.md) */
 
 /* Why a verdict was reached; reported with every event. */
 #define MG_REASON_LISTED 0	   /* hash on the allowlist */
@@ -67,6 +68,8 @@ struct mg_allow_value {
 #define MG_CFG_LOG_ALLOWED (1u << 0)
 #define MG_CFG_ALLOW_FORCED (1u << 1)
 #define MG_CFG_AUTOLOAD_DEFAULT_ALLOW (1u << 2)
+/* Tamper protection: denied in enforce mode, reported as would-deny in dry-run. */
+#define MG_CFG_PROTECT (1u << 3)
 
 struct mg_config {
 	__u64 policy_version;
@@ -139,9 +142,57 @@ struct mg_event {
 	char path[MG_PATH_LEN]; /* finit_module: the file's path as bpf_d_path saw it, else empty */
 };
 
-/* Per-CPU counters, indexed [hook][verdict]; the trailing slots count losses. */
+/*
+ * Tamper protection (docs/threat-model.md). A tamper event (MG_EVENT_TAMPER) carries the operation
+ * in `reason` (MG_TAMPER_*), and reuses the other fields:
+ *   entry  the object id (map, prog, link fd), the program type (prog load), the signal number
+ *          (signal), the ptrace mode (ptrace), the mount id (umount)
+ *   size   the target process (signal, ptrace) or the inode number (pins, agent files)
+ *   name   the map or program name, or the name of the file or mount concerned
+ */
+#define MG_TAMPER_MAP_FD 0	  /* an fd to one of modgate's maps (by id, by pin, or creation) */
+#define MG_TAMPER_PROG_FD 1	  /* an fd to one of modgate's programs */
+#define MG_TAMPER_LINK_FD 2	  /* BPF_LINK_GET_FD_BY_ID of one of modgate's links */
+#define MG_TAMPER_PROG_LOAD 3	  /* loading an LSM or fmod_ret program */
+#define MG_TAMPER_PIN_OPEN 4	  /* BPF_OBJ_GET (or open) of one of modgate's pins */
+#define MG_TAMPER_PIN_UNLINK 5	  /* unlinking a pin */
+#define MG_TAMPER_PIN_RENAME 6	  /* renaming a pin or pin directory, or renaming over one */
+#define MG_TAMPER_PIN_RMDIR 7	  /* removing a pin directory */
+#define MG_TAMPER_UMOUNT 8	  /* unmounting the pins' bpffs, or lazily one of its parents */
+#define MG_TAMPER_SIGNAL 9	  /* a signal to the agent */
+#define MG_TAMPER_PTRACE 10	  /* ptrace attach, /proc/PID/mem, process_vm_*, pidfd_getfd */
+#define MG_TAMPER_MODPROBE_PATH 11 /* opening /proc/sys/kernel/modprobe for writing */
+#define MG_TAMPER_AGENT_FILE 12	  /* opening a file mapped into the agent for writing */
+#define MG_TAMPER_COUNT 13
+
+/* Who the agent is and where its pins live; one element, written by the agent. */
+struct mg_guard {
+	__u32 agent_tgid; /* 0: no agent recorded, nobody passes as the agent */
+	__u32 bpffs_dev;  /* kernel s_dev of the bpffs holding the pins */
+	/* The agent's thread-group leader's start_boottime divided by tick_ns: field 22 of
+	 * /proc/PID/stat. A recycled pid cannot come with the same start. */
+	__u64 agent_start;
+	__u64 tick_ns; /* nanoseconds per clock tick (1e9 / sysconf(_SC_CLK_TCK)) */
+};
+
+/* Keys of the guard_ids set: what belongs to modgate. */
+#define MG_GUARD_MAP 1	      /* id = map id */
+#define MG_GUARD_PROG 2	      /* id = program id */
+#define MG_GUARD_LINK 3	      /* id = link id */
+#define MG_GUARD_INODE 4      /* a pin or pin directory: dev = s_dev, id = i_ino */
+#define MG_GUARD_MOUNT 5      /* a mount whose lazy umount would detach the pins: id = mnt_id */
+#define MG_GUARD_AGENT_FILE 6 /* a file mapped into the agent: dev = s_dev, id = i_ino */
+
+struct mg_guard_key {
+	__u32 kind; /* MG_GUARD_* */
+	__u32 dev;
+	__u64 id;
+};
+
+/* Per-CPU counters, indexed [hook][verdict]; then losses; then tamper attempts by operation. */
 #define MG_STAT_RINGBUF_LOST (MG_HOOK_COUNT * MG_VERDICT_COUNT)
 #define MG_STAT_HASH_FAILED (MG_STAT_RINGBUF_LOST + 1)
-#define MG_STAT_COUNT (MG_STAT_HASH_FAILED + 1)
+#define MG_STAT_TAMPER (MG_STAT_HASH_FAILED + 1) /* + MG_TAMPER_* */
+#define MG_STAT_COUNT (MG_STAT_TAMPER + MG_TAMPER_COUNT)
 
 #endif /* MODGATE_ABI_H */

@@ -19,6 +19,21 @@
  *   lsm/kernel_module_request
  *       request_module() autoload: deny globs, then allow globs, then the default.
  *
+ * Tamper protection (policy `protect: true`; docs/threat-model.md says what each one stops). They
+ * decide nothing while the policy in force does not protect, deny with EPERM in enforce mode and
+ * report would-deny in dry-run, and let the agent recorded in `guard` through:
+ *   lsm/bpf                  BPF_LINK_GET_FD_BY_ID of modgate's links; loading LSM and fmod_ret
+ *                            programs (they run before modgate's and could return a false success)
+ *   lsm/bpf_map, lsm/bpf_prog
+ *                            any new fd to modgate's maps and programs: by id, by pin, at creation
+ *   lsm/inode_permission     opening a pin (BPF_OBJ_GET of a pinned link has no other hook)
+ *   lsm/inode_unlink, lsm/inode_rmdir, lsm/inode_rename
+ *                            removing or moving the pins and their directories
+ *   lsm/sb_umount            unmounting the pins' bpffs, or lazily a mount above it
+ *   lsm/task_kill            signals to the agent other than 0 and SIGHUP
+ *   lsm/ptrace_access_check  ptrace attach, /proc/PID/mem, process_vm_*, pidfd_getfd on the agent
+ *   lsm/file_open            writing /proc/sys/kernel/modprobe, or a file mapped into the agent
+ *
  * Every LSM program starts with "if (ret) return ret;" so an earlier BPF denial stands, returns
  * only 0 or -EPERM (6.12 rejects programs that may return outside [-MAX_ERRNO, 0]), and fails
  * closed: a missing policy or a hash that cannot be computed is treated as "not listed".
@@ -33,6 +48,17 @@
 #include "lib/sha256.h"
 
 #define EPERM 1
+/* Kernel constants that are macros, so not in vmlinux.h. */
+#define BPF_FS_MAGIC 0xcafe4a11
+#define PROC_SUPER_MAGIC 0x9fa0
+#define MAY_WRITE 0x2
+#define MAY_READ 0x4
+#define FMODE_WRITE 0x2
+#define PTRACE_MODE_ATTACH 0x2
+#define MNT_DETACH 0x2
+#define SIGHUP 1
+#define S_IFMT 00170000
+#define S_IFDIR 0040000
 /* include/uapi/linux/module.h */
 #define MODULE_INIT_IGNORE_MODVERSIONS 1
 #define MODULE_INIT_IGNORE_VERMAGIC 2
@@ -73,6 +99,21 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+/* Tamper protection: who the agent is, and the ids, pins and mounts that are modgate's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mg_guard);
+} guard SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mg_guard_key);
+	__type(value, __u32);
+} guard_ids SEC(".maps");
 
 /*
  * BTF only describes types that maps, globals and program signatures reach; the event and the
@@ -130,6 +171,45 @@ struct decision {
 	__u64 size;
 };
 
+/* Puts one record in the ring buffer; a full buffer is counted, never silent. */
+static __always_inline void emit(const struct decision *d, __u32 mode, __u64 version,
+				 const __u8 *sha256, const char *name, const struct mg_task *t)
+{
+	struct mg_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	__u64 id;
+
+	if (!e) {
+		count(MG_STAT_RINGBUF_LOST);
+		return;
+	}
+	id = bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->size = d->size;
+	e->policy_version = version;
+	e->event = d->event;
+	e->hook = d->hook;
+	e->verdict = d->verdict;
+	e->reason = d->reason;
+	e->mode = mode;
+	e->flags = d->flags;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->entry = d->entry;
+	if (sha256)
+		__builtin_memcpy(e->sha256, sha256, MG_SHA256_LEN);
+	else
+		__builtin_memset(e->sha256, 0, MG_SHA256_LEN);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->name[0] = 0;
+	if (name)
+		bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
+	e->path[0] = 0;
+	if (t)
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path), t->path);
+	bpf_ringbuf_submit(e, 0);
+}
+
 /*
  * Reports a decision and turns it into the hook's return value. cfg may be NULL (no policy: the
  * decision was already made fail-closed as enforce).
@@ -138,46 +218,13 @@ static __always_inline int finish(struct decision *d, const struct mg_config *cf
 				  const __u8 *sha256, const char *name, const struct mg_task *t)
 {
 	__u32 mode = cfg ? cfg->mode : MG_MODE_ENFORCE;
-	struct mg_event *e;
 
 	if (d->verdict != MG_VERDICT_ALLOW && mode != MG_MODE_ENFORCE)
 		d->verdict = MG_VERDICT_WOULD_DENY;
 	count(d->hook * MG_VERDICT_COUNT + d->verdict);
 
-	if (d->verdict != MG_VERDICT_ALLOW || (cfg && (cfg->flags & MG_CFG_LOG_ALLOWED))) {
-		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (!e) {
-			count(MG_STAT_RINGBUF_LOST);
-		} else {
-			__u64 id = bpf_get_current_pid_tgid();
-
-			e->ts_ns = bpf_ktime_get_boot_ns();
-			e->size = d->size;
-			e->policy_version = cfg ? cfg->policy_version : 0;
-			e->event = d->event;
-			e->hook = d->hook;
-			e->verdict = d->verdict;
-			e->reason = d->reason;
-			e->mode = mode;
-			e->flags = d->flags;
-			e->pid = id >> 32;
-			e->tid = (__u32)id;
-			e->uid = (__u32)bpf_get_current_uid_gid();
-			e->entry = d->entry;
-			if (sha256)
-				__builtin_memcpy(e->sha256, sha256, MG_SHA256_LEN);
-			else
-				__builtin_memset(e->sha256, 0, MG_SHA256_LEN);
-			bpf_get_current_comm(e->comm, sizeof(e->comm));
-			e->name[0] = 0;
-			if (name)
-				bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
-			e->path[0] = 0;
-			if (t)
-				bpf_probe_read_kernel_str(e->path, sizeof(e->path), t->path);
-			bpf_ringbuf_submit(e, 0);
-		}
-	}
+	if (d->verdict != MG_VERDICT_ALLOW || (cfg && (cfg->flags & MG_CFG_LOG_ALLOWED)))
+		emit(d, mode, cfg ? cfg->policy_version : 0, sha256, name, t);
 	return d->verdict == MG_VERDICT_DENY ? -EPERM : 0;
 }
 
@@ -418,4 +465,368 @@ int BPF_PROG(module_request, char *kmod_name, int ret)
 			d.verdict = MG_VERDICT_ALLOW;
 	}
 	return finish(&d, cfg, NULL, kmod_name, NULL);
+}
+
+/*
+ * Tamper protection. Every program below first asks whether the policy in force protects (a
+ * policy without `protect: true` leaves every operation to the kernel), then whether the target
+ * is modgate's, and only then who is asking: the agent recorded in `guard` passes, anyone else is
+ * refused (enforce) or reported (dry-run).
+ */
+
+/* The config of the policy in force when it asks for protection, else NULL. */
+static __always_inline const struct mg_config *protect_config(void)
+{
+	const struct mg_config *cfg;
+	void *inner = policy_map();
+
+	if (!inner)
+		return NULL;
+	cfg = special_record(inner, MG_KEY_CONFIG, 0);
+	if (!cfg || !(cfg->flags & MG_CFG_PROTECT))
+		return NULL;
+	return cfg;
+}
+
+static __always_inline const struct mg_guard *guard_record(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&guard, &zero);
+}
+
+static __always_inline bool guarded(__u32 kind, __u32 dev, __u64 id)
+{
+	struct mg_guard_key k = {
+		.kind = kind,
+		.dev = dev,
+		.id = id,
+	};
+
+	return bpf_map_lookup_elem(&guard_ids, &k) != NULL;
+}
+
+/*
+ * The agent is its thread group (tgid) together with the group leader's start time: root can make
+ * a process with any comm or exe, and a pid comes back after the agent dies, but no process
+ * started later can have the agent's start time. The start time is compared in clock ticks
+ * because that is what the agent can read about itself (/proc/self/stat).
+ */
+static __always_inline bool task_is_agent(struct task_struct *task, const struct mg_guard *g)
+{
+	__u64 start;
+
+	if (!g || !g->agent_tgid || !g->tick_ns)
+		return false;
+	if ((__u32)BPF_CORE_READ(task, tgid) != g->agent_tgid)
+		return false;
+	start = BPF_CORE_READ(task, group_leader, start_boottime);
+	return start / g->tick_ns == g->agent_start;
+}
+
+static __always_inline bool current_is_agent(void)
+{
+	return task_is_agent(bpf_get_current_task_btf(), guard_record());
+}
+
+/* Reports one attempt and gives the hook's answer: EPERM in enforce mode, 0 in dry-run. */
+static __always_inline int tamper(const struct mg_config *cfg, __u32 op, __u32 entry, __u64 size,
+				  const char *name)
+{
+	struct decision d = {
+		.event = MG_EVENT_TAMPER,
+		.hook = MG_HOOK_NONE,
+		.verdict = cfg->mode == MG_MODE_ENFORCE ? MG_VERDICT_DENY : MG_VERDICT_WOULD_DENY,
+		.reason = op,
+		.entry = entry,
+		.size = size,
+	};
+
+	if (op < MG_TAMPER_COUNT)
+		count(MG_STAT_TAMPER + op);
+	emit(&d, cfg->mode, cfg->policy_version, NULL, name, NULL);
+	return d.verdict == MG_VERDICT_DENY ? -EPERM : 0;
+}
+
+/* want includes its NUL; names longer than the buffer never match. */
+static __always_inline bool name_is(const void *kname, const char *want, int len)
+{
+	char buf[16] = {};
+
+	if (bpf_probe_read_kernel_str(buf, sizeof(buf), kname) != len)
+		return false;
+	for (int i = 0; i < len && i < (int)sizeof(buf); i++)
+		if (buf[i] != want[i])
+			return false;
+	return true;
+}
+
+SEC("lsm/bpf")
+int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size, int ret)
+{
+	const struct mg_config *cfg;
+	__u32 id, type;
+
+	if (ret)
+		return ret;
+	if (cmd != BPF_LINK_GET_FD_BY_ID && cmd != BPF_PROG_LOAD)
+		return 0;
+	cfg = protect_config();
+	if (!cfg)
+		return 0;
+	if (cmd == BPF_LINK_GET_FD_BY_ID) {
+		/* Map and program fds are refused in bpf_map/bpf_prog whatever the command; links
+		 * have no such hook, and the attr is the kernel's copy, so the id is the one used. */
+		id = BPF_CORE_READ(attr, link_id);
+		if (!guarded(MG_GUARD_LINK, 0, id) || current_is_agent())
+			return 0;
+		return tamper(cfg, MG_TAMPER_LINK_FD, id, 0, NULL);
+	}
+	/*
+	 * LSM programs and fmod_ret programs on security_* functions share one trampoline chain
+	 * per hook in which the newest runs first and the first non-zero return ends the chain. A
+	 * positive return is not an error to the callers of kernel_post_read_file: returning the
+	 * file's size there makes finit_module load the module without modgate's program ever
+	 * running (docs/threat-model.md). No such program may be loaded while protected.
+	 */
+	type = BPF_CORE_READ(attr, prog_type);
+	if (type != BPF_PROG_TYPE_LSM &&
+	    !(type == BPF_PROG_TYPE_TRACING &&
+	      BPF_CORE_READ(attr, expected_attach_type) == BPF_MODIFY_RETURN))
+		return 0;
+	if (current_is_agent())
+		return 0;
+	return tamper(cfg, MG_TAMPER_PROG_LOAD, type, 0, (const char *)attr->prog_name);
+}
+
+SEC("lsm/bpf_map")
+int BPF_PROG(guard_bpf_map, struct bpf_map *map, fmode_t fmode, int ret)
+{
+	const struct mg_config *cfg;
+	__u32 id;
+
+	if (ret)
+		return ret;
+	cfg = protect_config();
+	if (!cfg)
+		return 0;
+	id = BPF_CORE_READ(map, id);
+	/* Policy maps go by name: a new one is reachable by id from its creation, before the
+	 * agent could record it and before it is frozen. The name is fixed at creation. */
+	if (!guarded(MG_GUARD_MAP, 0, id) && !name_is(map->name, "mg_policy", 10))
+		return 0;
+	if (current_is_agent())
+		return 0;
+	return tamper(cfg, MG_TAMPER_MAP_FD, id, 0, (const char *)map->name);
+}
+
+SEC("lsm/bpf_prog")
+int BPF_PROG(guard_bpf_prog, struct bpf_prog *prog, int ret)
+{
+	const struct mg_config *cfg;
+	__u32 id;
+
+	if (ret)
+		return ret;
+	cfg = protect_config();
+	if (!cfg)
+		return 0;
+	id = BPF_CORE_READ(prog, aux, id);
+	if (!guarded(MG_GUARD_PROG, 0, id) || current_is_agent())
+		return 0;
+	return tamper(cfg, MG_TAMPER_PROG_FD, id, 0, (const char *)BPF_CORE_READ(prog, aux)->name);
+}
+
+static __always_inline int guard_inode(struct inode *inode, __u32 op, const char *name)
+{
+	const struct mg_config *cfg = protect_config();
+	__u64 ino;
+	__u32 dev;
+
+	if (!cfg)
+		return 0;
+	dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	ino = BPF_CORE_READ(inode, i_ino);
+	if (!guarded(MG_GUARD_INODE, dev, ino) || current_is_agent())
+		return 0;
+	return tamper(cfg, op, 0, ino, name);
+}
+
+static __always_inline int guard_dentry(struct dentry *dentry, __u32 op)
+{
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != BPF_FS_MAGIC)
+		return 0;
+	return guard_inode(inode, op, (const char *)BPF_CORE_READ(dentry, d_name.name));
+}
+
+SEC("lsm/inode_permission")
+int BPF_PROG(guard_inode_permission, struct inode *inode, int mask, int ret)
+{
+	if (ret)
+		return ret;
+	/* Path walks ask for MAY_EXEC only: this is the hot path, leave it at once. Directories
+	 * stay listable; removing their entries is refused in inode_unlink/rmdir/rename. */
+	if (!(mask & (MAY_READ | MAY_WRITE)))
+		return 0;
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != BPF_FS_MAGIC)
+		return 0;
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFDIR)
+		return 0;
+	return guard_inode(inode, MG_TAMPER_PIN_OPEN, NULL);
+}
+
+SEC("lsm/inode_unlink")
+int BPF_PROG(guard_inode_unlink, struct inode *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_dentry(dentry, MG_TAMPER_PIN_UNLINK);
+}
+
+SEC("lsm/inode_rmdir")
+int BPF_PROG(guard_inode_rmdir, struct inode *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_dentry(dentry, MG_TAMPER_PIN_RMDIR);
+}
+
+SEC("lsm/inode_rename")
+int BPF_PROG(guard_inode_rename, struct inode *old_dir, struct dentry *old_dentry,
+	     struct inode *new_dir, struct dentry *new_dentry, int ret)
+{
+	if (ret)
+		return ret;
+	/* Renaming over a pin drops it as surely as unlinking it. */
+	ret = guard_dentry(old_dentry, MG_TAMPER_PIN_RENAME);
+	if (ret)
+		return ret;
+	return guard_dentry(new_dentry, MG_TAMPER_PIN_RENAME);
+}
+
+SEC("lsm/sb_umount")
+int BPF_PROG(guard_sb_umount, struct vfsmount *mnt, int flags, int ret)
+{
+	const struct mg_config *cfg;
+	const struct mg_guard *g;
+	struct mount *m;
+	__u32 dev, id;
+
+	if (ret)
+		return ret;
+	cfg = protect_config();
+	g = guard_record();
+	if (!cfg || !g)
+		return 0;
+	m = (struct mount *)((unsigned long)mnt - bpf_core_field_offset(struct mount, mnt));
+	id = BPF_CORE_READ(m, mnt_id);
+	dev = BPF_CORE_READ(mnt, mnt_sb, s_dev);
+	/* A lazy umount of a mount above the pins detaches the whole subtree, bpffs included. */
+	if (!(g->bpffs_dev && dev == g->bpffs_dev) &&
+	    !((flags & MNT_DETACH) && guarded(MG_GUARD_MOUNT, 0, id)))
+		return 0;
+	if (current_is_agent())
+		return 0;
+	return tamper(cfg, MG_TAMPER_UMOUNT, id, 0,
+		      (const char *)BPF_CORE_READ(mnt, mnt_sb, s_type, name));
+}
+
+SEC("lsm/task_kill")
+int BPF_PROG(guard_task_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
+	     const struct cred *cred, int ret)
+{
+	const struct mg_config *cfg;
+	const struct mg_guard *g;
+
+	if (ret)
+		return ret;
+	/* 0 only probes for existence; SIGHUP asks the agent to re-read its policy file, which
+	 * goes through the same rules as any apply. */
+	if (sig == 0 || sig == SIGHUP)
+		return 0;
+	g = guard_record();
+	if (!g || !task_is_agent(p, g))
+		return 0;
+	cfg = protect_config();
+	if (!cfg || current_is_agent())
+		return 0;
+	return tamper(cfg, MG_TAMPER_SIGNAL, sig, (__u32)BPF_CORE_READ(p, tgid), NULL);
+}
+
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(guard_ptrace, struct task_struct *child, unsigned int mode, int ret)
+{
+	const struct mg_config *cfg;
+	const struct mg_guard *g;
+
+	if (ret)
+		return ret;
+	/* ATTACH covers what can change the agent or take its fds; READ (ps, /proc/PID/status)
+	 * reveals nothing that is not public anyway. */
+	if (!(mode & PTRACE_MODE_ATTACH))
+		return 0;
+	g = guard_record();
+	if (!g || !task_is_agent(child, g))
+		return 0;
+	cfg = protect_config();
+	if (!cfg || current_is_agent())
+		return 0;
+	return tamper(cfg, MG_TAMPER_PTRACE, mode, (__u32)BPF_CORE_READ(child, tgid), NULL);
+}
+
+/* /proc/sys/kernel/modprobe in any procfs mount: the dentry names up to the procfs root. The
+ * sysctl has no other name and procfs cannot rename or link it. */
+static __always_inline bool is_modprobe_sysctl(struct file *file)
+{
+	struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
+	struct dentry *kernel, *sys;
+
+	if (!name_is(BPF_CORE_READ(d, d_name.name), "modprobe", 9))
+		return false;
+	kernel = BPF_CORE_READ(d, d_parent);
+	if (!name_is(BPF_CORE_READ(kernel, d_name.name), "kernel", 7))
+		return false;
+	sys = BPF_CORE_READ(kernel, d_parent);
+	if (!name_is(BPF_CORE_READ(sys, d_name.name), "sys", 4))
+		return false;
+	return BPF_CORE_READ(sys, d_parent) == BPF_CORE_READ(file, f_inode, i_sb, s_root);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(guard_file_open, struct file *file, int ret)
+{
+	const struct mg_config *cfg;
+	struct inode *inode;
+	__u64 ino;
+	__u32 dev;
+
+	if (ret)
+		return ret;
+	if (!(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
+		return 0;
+	inode = BPF_CORE_READ(file, f_inode);
+	if (BPF_CORE_READ(inode, i_sb, s_magic) == PROC_SUPER_MAGIC) {
+		/* Nobody writes it, the agent included: the kernel runs this path as root for every
+		 * autoload, and modgate's autoload rules assume it is modprobe. */
+		if (!is_modprobe_sysctl(file))
+			return 0;
+		cfg = protect_config();
+		if (!cfg)
+			return 0;
+		return tamper(cfg, MG_TAMPER_MODPROBE_PATH, 0, BPF_CORE_READ(inode, i_ino),
+			      "kernel/modprobe");
+	}
+	cfg = protect_config();
+	if (!cfg)
+		return 0;
+	/* Page-cache writes to a file the agent maps (its binary, its libraries) would change the
+	 * code it runs: writing them is becoming the agent. */
+	dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	ino = BPF_CORE_READ(inode, i_ino);
+	if (!guarded(MG_GUARD_AGENT_FILE, dev, ino) || current_is_agent())
+		return 0;
+	return tamper(cfg, MG_TAMPER_AGENT_FILE, 0, ino,
+		      (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name));
 }

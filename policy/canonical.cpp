@@ -61,6 +61,10 @@ std::string canonical_form(const Policy& p) {
   out += "log_allowed " + std::string(flag(p.log_allowed)) + "\n";
   out += "allow_forced " + std::string(flag(p.allow_forced)) + "\n";
   out += "allow_empty " + std::string(flag(p.allow_empty)) + "\n";
+  // Keys added after format 1 are written only when they differ from their default, so a policy
+  // that does not use them keeps the digest it always had (an upgraded agent still recognises
+  // the policy in force as "already in force").
+  if (p.protect) out += "protect true\n";
   put_list(out, "kernels", p.kernels);
   out += "autoload.default " + std::string(autoload_default_name(p.autoload.default_action)) + "\n";
   put_list(out, "autoload.allow", p.autoload.allow);

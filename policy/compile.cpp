@@ -50,6 +50,7 @@ Result<CompiledPolicy> compile(const Policy& policy) {
   c.config.mode = policy.mode == Mode::kEnforce ? MG_MODE_ENFORCE : MG_MODE_DRY_RUN;
   if (policy.log_allowed) c.config.flags |= MG_CFG_LOG_ALLOWED;
   if (policy.allow_forced) c.config.flags |= MG_CFG_ALLOW_FORCED;
+  if (policy.protect) c.config.flags |= MG_CFG_PROTECT;
   if (policy.autoload.default_action == AutoloadDefault::kAllow)
     c.config.flags |= MG_CFG_AUTOLOAD_DEFAULT_ALLOW;
 

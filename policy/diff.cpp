@@ -46,6 +46,7 @@ PolicyDiff diff_policies(const Policy& a, const Policy& b) {
   setting("log_allowed", flag(a.log_allowed), flag(b.log_allowed));
   setting("allow_forced", flag(a.allow_forced), flag(b.allow_forced));
   setting("allow_empty", flag(a.allow_empty), flag(b.allow_empty));
+  setting("protect", flag(a.protect), flag(b.protect));
 
   using Key = std::tuple<std::string, Sha256>;
   std::map<Key, const ModuleEntry*> ma, mb;

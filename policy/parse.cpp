@@ -297,10 +297,12 @@ void Parser::parse_root(const YAML::Node& root, Policy& p) {
           if (auto b = get_bool(key, v, "'allow_forced'")) p.allow_forced = *b;
         } else if (k == "allow_empty") {
           if (auto b = get_bool(key, v, "'allow_empty'")) p.allow_empty = *b;
+        } else if (k == "protect") {
+          if (auto b = get_bool(key, v, "'protect'")) p.protect = *b;
         } else {
           error(key, "unknown key " + quote(k) +
                          " (expected version, mode, kernels, modules, autoload, log_allowed, "
-                         "allow_forced, allow_empty, rollout)");
+                         "allow_forced, allow_empty, rollout, protect)");
         }
       });
   if (!have_version) error(root, "missing required key 'version'");

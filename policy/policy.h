@@ -50,6 +50,9 @@ struct Policy {
   bool log_allowed = false;
   bool allow_forced = false;
   bool allow_empty = false;
+  // Tamper protection (docs/threat-model.md): in enforce mode the kernel refuses, to everyone but
+  // the agent, what would switch modgate off.
+  bool protect = false;
   Sha256 digest{};  // canonical digest (docs/policy.md), filled by the parser
 };
 

@@ -68,7 +68,8 @@ std::string show_text(const Policy& p, const std::string& file, bool list_module
     << (p.autoload.deny.empty() ? "none" : list(p.autoload.deny)) << "\n"
     << "log_allowed:  " << (p.log_allowed ? "true" : "false") << "\n"
     << "allow_forced: " << (p.allow_forced ? "true" : "false") << "\n"
-    << "allow_empty:  " << (p.allow_empty ? "true" : "false") << "\n";
+    << "allow_empty:  " << (p.allow_empty ? "true" : "false") << "\n"
+    << "protect:      " << (p.protect ? "true" : "false") << "\n";
   if (list_modules)
     for (const auto& m : p.modules) o << "  " << module_line(m) << "\n";
   return o.str();
@@ -91,6 +92,7 @@ std::string show_json(const Policy& p, const std::string& file) {
   j["log_allowed"] = p.log_allowed;
   j["allow_forced"] = p.allow_forced;
   j["allow_empty"] = p.allow_empty;
+  j["protect"] = p.protect;
   j["autoload"] = {{"default", autoload_default_name(p.autoload.default_action)},
                    {"allow", p.autoload.allow},
                    {"deny", p.autoload.deny}};

@@ -8,11 +8,14 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -82,7 +85,7 @@ std::vector<std::string> expected_links() {
   return names;
 }
 
-const char* const kPinnedMaps[] = {"policy", "events", "stats"};
+const char* const kPinnedMaps[] = {"policy", "events", "stats", "guard", "guard_ids"};
 
 bool complete_pin_dir(const std::string& dir) {
   for (const char* m : kPinnedMaps)
@@ -132,7 +135,10 @@ Result<Ok> unpin_dir(const std::string& dir) {
   }
   for (const auto& n : names)
     if (::unlink((dir + "/" + n).c_str()) != 0 && errno != ENOENT)
-      return Error{"cannot remove pin " + dir + "/" + n + ": " + errstr(errno)};
+      return Error{"cannot remove pin " + dir + "/" + n + ": " + errstr(errno) +
+                   (errno == EPERM ? std::string(" (tamper protection is on: the policy in force "
+                                                 "has protect: true)")
+                                   : std::string())};
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
     return Error{"cannot remove " + dir + ": " + errstr(errno)};
   for (__u32 id : prog_ids) {
@@ -216,11 +222,23 @@ Result<std::unique_ptr<Enforcer>> Enforcer::open(const std::string& pin_dir) {
     Fd policy(bpf_obj_get((own + "/policy").c_str()));
     Fd events(bpf_obj_get((own + "/events").c_str()));
     Fd stats(bpf_obj_get((own + "/stats").c_str()));
-    if (policy.get() < 0 || events.get() < 0 || stats.get() < 0)
+    Fd guard(bpf_obj_get((own + "/guard").c_str()));
+    Fd guard_ids(bpf_obj_get((own + "/guard_ids").c_str()));
+    if (policy.get() < 0 || events.get() < 0 || stats.get() < 0 || guard.get() < 0 ||
+        guard_ids.get() < 0) {
+      if (errno == EPERM)
+        return Error{"cannot open modgate's pinned maps in " + own +
+                     ": the kernel refused (tamper protection is on: the policy in force has "
+                     "protect: true, and only the agent that installed it may touch them). "
+                     "Enforcement continues; a signed policy with protect: false applied through "
+                     "that agent, or a reboot, ends protection."};
       return Error{"cannot open modgate's pinned maps in " + own + ": " + errstr(errno)};
+    }
     e->policy_fd_ = policy.release();
     e->events_fd_ = events.release();
     e->stats_fd_ = stats.release();
+    e->guard_fd_ = guard.release();
+    e->guard_ids_fd_ = guard_ids.release();
     e->adopted_ = true;
     return e;
   }
@@ -246,7 +264,10 @@ Result<std::unique_ptr<Enforcer>> Enforcer::open(const std::string& pin_dir) {
   e->policy_fd_ = dup_cloexec(bpf_map__fd(e->skel_->maps.policy));
   e->events_fd_ = dup_cloexec(bpf_map__fd(e->skel_->maps.events));
   e->stats_fd_ = dup_cloexec(bpf_map__fd(e->skel_->maps.stats));
-  if (e->policy_fd_ < 0 || e->events_fd_ < 0 || e->stats_fd_ < 0)
+  e->guard_fd_ = dup_cloexec(bpf_map__fd(e->skel_->maps.guard));
+  e->guard_ids_fd_ = dup_cloexec(bpf_map__fd(e->skel_->maps.guard_ids));
+  if (e->policy_fd_ < 0 || e->events_fd_ < 0 || e->stats_fd_ < 0 || e->guard_fd_ < 0 ||
+      e->guard_ids_fd_ < 0)
     return Error{"cannot duplicate map fds: " + errstr(errno)};
 
   // Another object's pins (an upgrade, or a damaged directory of our own): keep enforcing its
@@ -274,9 +295,9 @@ Enforcer::~Enforcer() { release(); }
 void Enforcer::release() {
   ring_buffer__free(rb_);
   rb_ = nullptr;
-  for (int fd : {policy_fd_, events_fd_, stats_fd_})
+  for (int fd : {policy_fd_, events_fd_, stats_fd_, guard_fd_, guard_ids_fd_})
     if (fd >= 0) ::close(fd);
-  policy_fd_ = events_fd_ = stats_fd_ = -1;
+  policy_fd_ = events_fd_ = stats_fd_ = guard_fd_ = guard_ids_fd_ = -1;
   modgate_lsm__destroy(skel_);
   skel_ = nullptr;
 }
@@ -371,8 +392,11 @@ Result<Ok> Enforcer::attach_and_pin() {
     return Error{"cannot create " + pin_dir_ + ": " + errstr(errno)};
   if (auto r = unpin_dir(tmp); !r) return r;
   if (::mkdir(tmp.c_str(), 0700) != 0) return Error{"cannot create " + tmp + ": " + errstr(errno)};
-  const std::pair<const char*, int> maps[] = {
-      {"policy", policy_fd_}, {"events", events_fd_}, {"stats", stats_fd_}};
+  const std::pair<const char*, int> maps[] = {{"policy", policy_fd_},
+                                              {"events", events_fd_},
+                                              {"stats", stats_fd_},
+                                              {"guard", guard_fd_},
+                                              {"guard_ids", guard_ids_fd_}};
   for (const auto& [name, fd] : maps)
     if (bpf_obj_pin(fd, (tmp + "/" + name).c_str()) != 0)
       return Error{"cannot pin map " + std::string(name) + " in " + tmp + ": " + errstr(errno)};
@@ -387,6 +411,10 @@ Result<Ok> Enforcer::attach_and_pin() {
     if (int err = bpf_link__pin(link, (tmp + "/link_" + name).c_str()))
       return Error{"cannot pin the link of " + name + ": " + errstr(err)};
   }
+  // Protected from the start: the new links and pins join the guard before anything else
+  // happens to them (the inodes keep their numbers through the rename below).
+  if (guard_recorded_)
+    if (auto r = record_guard_in(tmp); !r) return r;
   for (const auto& d : subdirs(pin_dir_)) {
     if ("/" + d == tmp.substr(pin_dir_.size())) continue;
     if (auto r = unpin_dir(pin_dir_ + "/" + d); !r) return r;
@@ -457,6 +485,196 @@ Result<std::array<std::uint64_t, MG_STAT_COUNT>> Enforcer::stats() const {
     for (auto v : percpu) out[i] += v;
   }
   return out;
+}
+
+namespace {
+
+// The kernel's own encoding of a device number (s_dev), which is what the programs read; glibc's
+// dev_t packs major and minor differently.
+__u32 kernel_dev(dev_t d) { return (major(d) << 20) | minor(d); }
+
+// Field 22 of /proc/self/stat: the thread-group leader's start time in clock ticks since boot,
+// the same value the programs compute from task->group_leader->start_boottime.
+Result<std::uint64_t> own_start_ticks() {
+  std::ifstream in("/proc/self/stat");
+  std::string line;
+  if (!in || !std::getline(in, line)) return Error{"cannot read /proc/self/stat"};
+  // comm (field 2) may hold spaces and parentheses; the fields after it start at the last ')'.
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return Error{"cannot parse /proc/self/stat"};
+  std::istringstream rest(line.substr(close + 1));
+  std::string field;
+  for (int i = 3; i <= 22; i++)
+    if (!(rest >> field)) return Error{"cannot parse /proc/self/stat"};
+  return std::stoull(field);
+}
+
+// The programs see the kernel's boot clock; a time namespace would shift what /proc shows.
+Result<Ok> check_time_namespace() {
+  std::ifstream in("/proc/self/timens_offsets");
+  std::string clock;
+  long long sec = 0, nsec = 0;
+  while (in >> clock >> sec >> nsec)
+    if (clock == "boottime" && (sec != 0 || nsec != 0))
+      return Error{
+          "the agent runs in a time namespace with a boottime offset; tamper protection "
+          "identifies the agent by its start time as the kernel counts it, so run the "
+          "agent in the initial time namespace"};
+  return Ok{};
+}
+
+// mount id -> parent mount id, from /proc/self/mountinfo.
+std::map<std::uint64_t, std::uint64_t> mount_parents() {
+  std::map<std::uint64_t, std::uint64_t> out;
+  std::ifstream in("/proc/self/mountinfo");
+  std::uint64_t id = 0, parent = 0;
+  std::string rest;
+  while (in >> id >> parent && std::getline(in, rest)) out[id] = parent;
+  return out;
+}
+
+}  // namespace
+
+Result<Ok> Enforcer::record_guard() {
+  guard_recorded_ = true;
+  return record_guard_in(pin_dir_ + "/" + object_tag());
+}
+
+Result<Ok> Enforcer::record_guard_in(const std::string& dir) {
+  if (auto r = check_time_namespace(); !r) return r;
+  auto fail = [](const std::string& what) {
+    return Error{"cannot record " + what + " for tamper protection: " + errstr(errno)};
+  };
+  auto add = [&](std::uint32_t kind, std::uint32_t dev, std::uint64_t id) -> Result<Ok> {
+    mg_guard_key k{};
+    k.kind = kind;
+    k.dev = dev;
+    k.id = id;
+    __u32 one = 1;
+    if (bpf_map_update_elem(guard_ids_fd_, &k, &one, BPF_ANY) != 0)
+      return fail("modgate's objects");
+    return Ok{};
+  };
+  auto add_map_fd = [&](int fd) -> Result<Ok> {
+    bpf_map_info info{};
+    __u32 len = sizeof(info);
+    if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return fail("a map id");
+    return add(MG_GUARD_MAP, 0, info.id);
+  };
+  // A program, and every map it uses: that reaches the maps of an adopted object too, which
+  // this process has no skeleton for.
+  auto add_prog = [&](__u32 prog_id) -> Result<Ok> {
+    if (auto r = add(MG_GUARD_PROG, 0, prog_id); !r) return r;
+    Fd prog(bpf_prog_get_fd_by_id(prog_id));
+    if (prog.get() < 0) return fail("program " + std::to_string(prog_id));
+    __u32 map_ids[64] = {};
+    bpf_prog_info info{};
+    info.nr_map_ids = 64;
+    info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids);
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0)
+      return fail("program " + std::to_string(prog_id));
+    for (__u32 i = 0; i < info.nr_map_ids && i < 64; i++)
+      if (auto r = add(MG_GUARD_MAP, 0, map_ids[i]); !r) return r;
+    return Ok{};
+  };
+
+  for (int fd : {policy_fd_, events_fd_, stats_fd_, guard_fd_, guard_ids_fd_})
+    if (auto r = add_map_fd(fd); !r) return r;
+  if (skel_) {
+    bpf_map* m = nullptr;
+    bpf_object__for_each_map(m, skel_->obj) {
+      if (bpf_map__fd(m) >= 0)
+        if (auto r = add_map_fd(bpf_map__fd(m)); !r) return r;
+    }
+    bpf_program* p = nullptr;
+    bpf_object__for_each_program(p, skel_->obj) {
+      int fd = bpf_program__fd(p);
+      if (fd < 0) continue;
+      bpf_prog_info info{};
+      __u32 len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return fail("a program id");
+      if (auto r = add_prog(info.id); !r) return r;
+    }
+  }
+
+  // The pins: the links behind them, and the inodes of the pins and their directories.
+  // Before the first start's attach the pin directory does not exist yet; its bpffs (ensured
+  // by open()) is its parent's, and attach_and_pin records again once it exists.
+  struct stat st {};
+  std::string anchor = pin_dir_;
+  if (::stat(pin_dir_.c_str(), &st) == 0) {
+    if (auto r = add(MG_GUARD_INODE, kernel_dev(st.st_dev), st.st_ino); !r) return r;
+  } else {
+    anchor = pin_dir_.substr(0, pin_dir_.find_last_of('/'));
+    if (anchor.empty()) anchor = "/";
+    if (::stat(anchor.c_str(), &st) != 0) return fail(anchor);
+  }
+  const __u32 bpffs_dev = kernel_dev(st.st_dev);
+  std::vector<std::string> dirs = {dir};
+  if (dir != pin_dir_ + "/" + object_tag()) dirs.push_back(pin_dir_ + "/" + object_tag());
+  for (const auto& d : dirs) {
+    if (::stat(d.c_str(), &st) != 0) continue;  // not pinned yet: attach_and_pin records again
+    if (auto r = add(MG_GUARD_INODE, kernel_dev(st.st_dev), st.st_ino); !r) return r;
+    DIR* dp = ::opendir(d.c_str());
+    if (!dp) return fail(d);
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(dp)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    ::closedir(dp);
+    for (const auto& n : names) {
+      const std::string path = d + "/" + n;
+      if (::stat(path.c_str(), &st) != 0) return fail(path);
+      if (auto r = add(MG_GUARD_INODE, kernel_dev(st.st_dev), st.st_ino); !r) return r;
+      if (n.rfind("link_", 0) != 0) continue;
+      Fd link(bpf_obj_get(path.c_str()));
+      bpf_link_info info{};
+      __u32 len = sizeof(info);
+      if (link.get() < 0 || bpf_obj_get_info_by_fd(link.get(), &info, &len) != 0) return fail(path);
+      if (auto r = add(MG_GUARD_LINK, 0, info.id); !r) return r;
+      if (auto r = add_prog(info.prog_id); !r) return r;
+    }
+  }
+
+  // Mounts: the bpffs itself is recognised by its device; the mounts above it by id, because
+  // a lazy umount of any of them detaches the bpffs with it.
+  struct statx stx {};
+  if (::statx(AT_FDCWD, anchor.c_str(), 0, STATX_MNT_ID, &stx) == 0 &&
+      (stx.stx_mask & STATX_MNT_ID)) {
+    auto parents = mount_parents();
+    std::set<std::uint64_t> seen;
+    for (std::uint64_t id = stx.stx_mnt_id; parents.count(id) && seen.insert(id).second;
+         id = parents[id])
+      if (auto r = add(MG_GUARD_MOUNT, 0, id); !r) return r;
+  }
+
+  // Files mapped into this process: writing one changes the code the agent runs.
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream f(line);
+    std::string range, perms, offset, dev;
+    std::uint64_t ino = 0;
+    if (!(f >> range >> perms >> offset >> dev >> ino) || ino == 0) continue;
+    unsigned maj = 0, min = 0;
+    if (std::sscanf(dev.c_str(), "%x:%x", &maj, &min) != 2) continue;
+    if (auto r = add(MG_GUARD_AGENT_FILE, (maj << 20) | min, ino); !r) return r;
+  }
+
+  // Last, who the agent is: from here on only this process passes.
+  auto start = own_start_ticks();
+  if (!start) return start.error();
+  long ticks = ::sysconf(_SC_CLK_TCK);
+  if (ticks <= 0) return Error{"cannot read the clock tick rate"};
+  mg_guard g{};
+  g.agent_tgid = static_cast<__u32>(::getpid());
+  g.bpffs_dev = bpffs_dev;
+  g.agent_start = *start;
+  g.tick_ns = 1'000'000'000ull / static_cast<std::uint64_t>(ticks);
+  __u32 zero = 0;
+  if (bpf_map_update_elem(guard_fd_, &zero, &g, BPF_ANY) != 0) return fail("the agent");
+  return Ok{};
 }
 
 }  // namespace modgate

@@ -84,18 +84,28 @@ class Enforcer {
   // flood of events cannot starve the rest of the agent's loop.
   Result<int> consume_events();
 
+  // Tamper protection (docs/threat-model.md): records this process as the agent, and every
+  // object, pin, mount and mapped file that is modgate's, in the guard maps the programs consult.
+  // Call before installing a policy with protect: true (protection starts with that policy);
+  // attach_and_pin records again once the links and pins exist. Entries are only added: an id of
+  // a live object never becomes wrong, and removing one first would open a gap.
+  Result<Ok> record_guard();
+
   // Sum over CPUs of each MG_STAT_* slot.
   Result<std::array<std::uint64_t, MG_STAT_COUNT>> stats() const;
 
  private:
   Enforcer() = default;
   static int on_event(void* ctx, void* data, size_t size);
+  Result<Ok> record_guard_in(const std::string& dir);
 
   std::string pin_dir_;
   bool adopted_ = false;
   std::optional<std::string> replaced_;
   struct modgate_lsm* skel_ = nullptr;                   // null when adopted
   int policy_fd_ = -1, events_fd_ = -1, stats_fd_ = -1;  // owned duplicates
+  int guard_fd_ = -1, guard_ids_fd_ = -1;
+  bool guard_recorded_ = false;  // record again after pinning
   std::vector<int> link_fds_;
   struct ring_buffer* rb_ = nullptr;
   EventFn event_fn_;

@@ -78,4 +78,12 @@ TEST_F(AbiBtf, PolicyRecords) {
         {F(mg_policy_value, allow), F(mg_policy_value, config), F(mg_policy_value, glob)});
 }
 
+TEST_F(AbiBtf, Guard) {
+  check("mg_guard", BTF_KIND_STRUCT, sizeof(mg_guard),
+        {F(mg_guard, agent_tgid), F(mg_guard, bpffs_dev), F(mg_guard, agent_start),
+         F(mg_guard, tick_ns)});
+  check("mg_guard_key", BTF_KIND_STRUCT, sizeof(mg_guard_key),
+        {F(mg_guard_key, kind), F(mg_guard_key, dev), F(mg_guard_key, id)});
+}
+
 }  // namespace

@@ -43,6 +43,19 @@ TEST(AbiLayout, Event) {
 TEST(AbiLayout, HookAndStatIndexing) {
   EXPECT_EQ(MG_STAT_RINGBUF_LOST, MG_HOOK_COUNT * MG_VERDICT_COUNT);
   EXPECT_GT(MG_STAT_COUNT, MG_STAT_HASH_FAILED);
+  EXPECT_EQ(MG_STAT_TAMPER, MG_STAT_HASH_FAILED + 1);
+  EXPECT_EQ(MG_STAT_COUNT, MG_STAT_TAMPER + MG_TAMPER_COUNT);
+}
+
+TEST(AbiLayout, Guard) {
+  EXPECT_EQ(sizeof(mg_guard), 24u);
+  EXPECT_EQ(offsetof(mg_guard, agent_tgid), 0u);
+  EXPECT_EQ(offsetof(mg_guard, bpffs_dev), 4u);
+  EXPECT_EQ(offsetof(mg_guard, agent_start), 8u);
+  EXPECT_EQ(offsetof(mg_guard, tick_ns), 16u);
+  EXPECT_EQ(sizeof(mg_guard_key), 16u);
+  EXPECT_EQ(offsetof(mg_guard_key, dev), 4u);
+  EXPECT_EQ(offsetof(mg_guard_key, id), 8u);
 }
 
 }  // namespace

@@ -85,6 +85,22 @@ write_policy() {
 	} >"$file"
 }
 
+# trust_setup: a signing key for the scenario, and --trust for every agent it starts from now on
+# (tamper protection is only offered to signed policies).
+trust_setup() {
+	"$MODGATE" keygen -o /tmp/scenario >/dev/null || fail "keygen failed"
+	mkdir -p /etc/modgate/trust
+	cp /tmp/scenario.public.pem /etc/modgate/trust/scenario.pem
+	AGENT_ARGS="$AGENT_ARGS --trust /etc/modgate/trust"
+}
+
+# signed FILE [KEY]: signs the policy FILE into FILE.bundle and prints that name.
+signed() {
+	"$MODGATE" policy sign --key "${2:-/tmp/scenario.private.pem}" "$1" -o "$1.bundle" >/dev/null ||
+		fail "cannot sign $1"
+	echo "$1.bundle"
+}
+
 start_agent() {
 	: >"$EVENTS"
 	# Truncate here: the child's own redirection may come after our first look for "ready".
@@ -178,3 +194,82 @@ expect_errno() {
 }
 
 EPERM=1
+
+# --- tamper protection (tamper.sh, tamper_off.sh) ---
+BPFTOOL=$(command -v bpftool)
+INTRUDER=$(command -v intruder)
+
+# expect_refused ERRTEXT DESC CMD... : CMD fails and its output says ERRTEXT (the errno's text).
+expect_refused() {
+	errtext=$1 desc=$2
+	shift 2
+	out=$("$@" 2>&1) && fail "$desc succeeded: $out"
+	case "$out" in
+	*"$errtext"*) ;;
+	*) fail "$desc failed, but not with '$errtext': $out" ;;
+	esac
+	pass "$desc refused: $(printf '%s\n' "$out" | tail -n1)"
+}
+
+# expect_done DESC CMD... : CMD succeeds.
+expect_done() {
+	desc=$1
+	shift
+	out=$("$@" 2>&1) || fail "$desc failed: $out"
+	pass "$desc done"
+}
+
+# expect_tamper VERDICT OPERATION [PATTERN...]: at least one tamper event of that kind.
+expect_tamper() {
+	v=$1 op=$2
+	shift 2
+	# Three rounds of wait_events: a loaded host (TCG) can delay the agent's writes for seconds.
+	for _ in 1 2 3; do
+		n=$(wait_events 1 '"event":"tamper"' "\"verdict\":\"$v\"" "\"operation\":\"$op\"" "$@")
+		[ "$n" -ge 1 ] && break
+	done
+	[ "$n" -ge 1 ] || fail "no $v tamper event for $op $*"
+	pass "$n $v tamper event(s) for $op"
+}
+
+# The tag directory holding modgate's pins.
+pin_tag_dir() { ls -d /sys/fs/bpf/modgate/*/ | head -n1 | sed 's,/$,,'; }
+
+# Ids from bpftool's listing: map_id NAME, the links' ids.
+map_id() { "$BPFTOOL" map show | sed -n "s/^\([0-9]*\): .* name $1 .*/\1/p" | head -n1; }
+link_ids() { "$BPFTOOL" link show | sed -n 's/^\([0-9]*\): .*/\1/p'; }
+
+# hex_bytes HEX: "hex aa bb ..." as bpftool wants DATA.
+hex_bytes() { echo "hex $(echo "$1" | sed 's/../& /g')"; }
+
+# An attacker's allowlist: a policy map of the same shape as modgate's, holding MODULE's hash and a
+# config record (enforce, version 999), pinned at /sys/fs/bpf/evil.
+make_evil_allowlist() {
+	"$BPFTOOL" map create /sys/fs/bpf/evil type hash key 32 value 64 entries 4 name evil ||
+		fail "cannot create the attacker's map"
+	zeros64=$(printf '%0128d' 0)
+	# shellcheck disable=SC2046 # the byte lists are meant to split
+	"$BPFTOOL" map update pinned /sys/fs/bpf/evil key $(hex_bytes "$1") value $(hex_bytes "$zeros64") ||
+		fail "cannot fill the attacker's map"
+	cfgkey=ff6d6f6467617465$(printf '01000000%040d' 0)
+	cfgval=e703000000000000$(printf '%064d' 0)010000000400000001000000$(printf '%024d' 0)
+	# shellcheck disable=SC2046
+	"$BPFTOOL" map update pinned /sys/fs/bpf/evil key $(hex_bytes "$cfgkey") value $(hex_bytes "$cfgval") ||
+		fail "cannot write the attacker's config"
+}
+
+# A shared library the agent has mapped (writing it would change the agent's code).
+agent_library() { sed -n 's,.* \(/[^ ]*\.so[^ ]*\)$,\1,p' "/proc/$AGENT_PID/maps" | head -n1; }
+
+# start_intruder: the fmod_ret program that lets every module past the LSMs; sets INTRUDER_PID.
+start_intruder() {
+	"$INTRUDER" >/tmp/intruder.out 2>&1 &
+	INTRUDER_PID=$!
+	i=0
+	while ! grep -q ready /tmp/intruder.out; do
+		kill -0 "$INTRUDER_PID" 2>/dev/null || return 1
+		i=$((i + 1))
+		[ "$i" -lt 300 ] || fail "intruder not ready: $(cat /tmp/intruder.out)"
+		sleep 0.1
+	done
+}
