@@ -28,7 +28,7 @@ Runner register_run(CLI::App& app) {
                   "keygen); plain policy files are then refused, and a signed version at or "
                   "below the highest ever applied here is refused (anti-rollback, kept in "
                   "--state-dir)");
-  add_duration_option(cmd, "--max-clock-skew", o->max_future_skew,
+  add_duration_option(cmd, "--max-future-skew", o->max_future_skew,
                       "With --trust: how far a bundle's creation time may lie in this host's "
                       "future")
       ->default_str("5min");
