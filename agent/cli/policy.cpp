@@ -39,6 +39,7 @@ struct PolicyOptions {
   bool init_keep_going = false;
   unsigned init_jobs = 0;
   std::string suggest_events, suggest_policy, suggest_output;
+  bool suggest_json = false;
 };
 
 // Parse errors already name the file and position, one per line; they go out as they are so
@@ -254,6 +255,31 @@ int run_suggest(const PolicyOptions& o) {
     return kExitFailure;
   }
   auto r = policy::suggest_from_events(events, old ? &*old : nullptr);
+  if (o.suggest_json) {
+    // The report for a review tool; the proposed policy goes to -o when given.
+    auto j = nlohmann::ordered_json{{"events", o.suggest_events},
+                                    {"lines", r.lines},
+                                    {"denials", r.denials},
+                                    {"already_listed", r.already_listed},
+                                    {"malformed", r.malformed},
+                                    {"proposed_version", r.proposed.version},
+                                    {"suggestions", nlohmann::ordered_json::array()}};
+    for (const auto& sg : r.suggestions)
+      j["suggestions"].push_back({{"name", sg.name},
+                                  {"sha256", to_hex(sg.sha256)},
+                                  {"count", sg.count},
+                                  {"hosts", sg.hosts},
+                                  {"path", sg.path ? nlohmann::ordered_json(*sg.path) : nullptr}});
+    std::cout << j.dump(2) << "\n";
+    if (r.suggestions.empty() || o.suggest_output.empty() || o.suggest_output == "-")
+      return kExitOk;
+    if (auto w = write_file_atomically(o.suggest_output, policy::policy_to_yaml(r.proposed, {}));
+        !w) {
+      std::cerr << me << w.error().message << "\n";
+      return kExitFailure;
+    }
+    return kExitOk;
+  }
   if (r.suggestions.empty()) {
     for (const auto& m : r.malformed)
       std::cerr << o.suggest_events << ":" << m << " (line skipped)\n";
@@ -367,6 +393,9 @@ Runner register_policy(CLI::App& app) {
       ->required();
   suggest->add_option("--policy", o->suggest_policy,
                       "The policy in force: the proposal adds to it with its version + 1");
+  suggest->add_flag("--json", o->suggest_json,
+                    "Print the report as one JSON object (suggestions with hash, count, hosts, "
+                    "path); the proposed policy is then written only with -o");
   suggest->add_option("-o,--output", o->suggest_output,
                       "Write the proposed policy here (default: stdout)");
   suggest->footer(
@@ -375,7 +404,8 @@ Runner register_policy(CLI::App& app) {
       "'policy diff' against the old policy go to standard error when the policy goes to stdout.\n"
       "Exit status: 0 when a proposal was written; 1 when a file could not be read.\n\n"
       "Example:\n  cat host*/events.jsonl > all.jsonl\n"
-      "  modgate policy suggest --events all.jsonl --policy /etc/modgate/policy.yaml -o new.yaml");
+      "  modgate policy suggest --events all.jsonl --policy /etc/modgate/policy.yaml -o new.yaml\n"
+      "  modgate policy suggest --events all.jsonl --json | jq '.suggestions[].name'");
 
   auto bundle = register_policy_bundle(*grp);
 

@@ -40,6 +40,22 @@ assert added == [("vfat", sys.argv[2])], added
 assert d["modules"]["removed"] == [], d["modules"]
 PY
 
+# --json: the same report for a review tool; the policy only with -o.
+"$modgate" policy suggest --json --events "$tmp/events.jsonl" --policy "$tmp/old.yaml" \
+	-o "$tmp/new2.yaml" >"$tmp/report.json" || fail "--json exit $?"
+python3 - "$tmp/report.json" "$b" <<'PY' || fail "--json report: $(cat "$tmp/report.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["lines"] == 4 and r["denials"] == 3 and r["already_listed"] == 1, r
+assert r["malformed"] == ["3: not JSON"], r["malformed"]
+assert r["proposed_version"] == 5, r
+s = r["suggestions"]
+assert [(x["name"], x["sha256"], x["count"], x["hosts"]) for x in s] == \
+    [("vfat", sys.argv[2], 2, {"web1": 1, "web2": 1})], s
+PY
+cmp -s "$tmp/new.yaml" "$tmp/new2.yaml" || "$modgate" policy diff "$tmp/new.yaml" "$tmp/new2.yaml" |
+	grep -q "no differences" || fail "--json -o wrote another policy than without --json"
+
 rc=0
 "$modgate" policy suggest --events "$tmp/missing.jsonl" >/dev/null 2>"$tmp/err" || rc=$?
 [[ $rc == 1 ]] || fail "missing events file: exit $rc"
