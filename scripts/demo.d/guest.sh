@@ -14,6 +14,8 @@ loads() {
 			echo "  event: $head ${name:+name=$name }${sha:+sha256=$sha...}"
 		done
 }
+# Hashes shortened to their first 16 digits, so that every line fits an 80-column terminal.
+short() { sed -E 's/([0-9a-f]{16})[0-9a-f]{48}/\1.../g'; }
 start_agent() {
 	: >/tmp/agent.err
 	modgate run --policy "$1" --events "$EVENTS" 2>/tmp/agent.err &
@@ -42,6 +44,12 @@ sleep 0.5
 say "   ...but modgate reports what enforce mode would have denied:"
 loads 1
 rmmod minix
+say "   An operator reviews what dry-run saw (modgate policy suggest):"
+cd /etc/modgate && ln -sf "$EVENTS" events.jsonl
+printf '$ %s\n' "modgate policy suggest --events events.jsonl --policy policy.yaml -o new.yaml"
+modgate policy suggest --events events.jsonl --policy policy.yaml -o new.yaml 2>&1 |
+	grep -E 'denied loads|^  [a-z]|^\+ ' | short | sed 's/^/  /'
+cd /
 
 say "3. Switch to enforce (and deny autoload of the nlmon link type), live"
 sed -e 's/^version: 1/version: 2/' -e 's/^mode: dry-run/mode: enforce/' \
@@ -62,6 +70,10 @@ sleep 0.5
 loads "$n"
 say "4. What the agent reports (modgate status):"
 show modgate status
+say "   The same as Prometheus metrics (status --prometheus, or run --metrics-file):"
+printf '$ %s\n' "modgate status --prometheus | grep -E 'enforcing|version|post_read.*deny'"
+modgate status --prometheus | grep -E '^modgate_(enforcing|policy_version|decisions_total.*post_read.*deny)' |
+	sed 's/^/  /'
 say "5. Killing the agent does not stop enforcement (the programs are pinned):"
 kill -s KILL "$AGENT"
 wait "$AGENT" 2>/dev/null
