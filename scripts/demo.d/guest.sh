@@ -70,7 +70,7 @@ sleep 0.5
 loads "$n"
 say "4. What the agent reports (modgate status):"
 show modgate status
-say "   The same as Prometheus metrics (status --prometheus, or run --metrics-file):"
+say "   The same as Prometheus metrics (also written by run --metrics-file):"
 printf '$ %s\n' "modgate status --prometheus | grep -E 'enforcing|version|post_read.*deny'"
 modgate status --prometheus | grep -E '^modgate_(enforcing|policy_version|decisions_total.*post_read.*deny)' |
 	sed 's/^/  /'

@@ -18,6 +18,8 @@ expect "enforce refuses it" "insmod: ERROR: could not insert module /rk/minix.ko
 expect "autoload is denied" "event: deny module_request autoload-deny name=rtnl-link-nlmon"
 expect "a forced load is denied" "event: deny module_load forced name=dummy"
 expect "status shows the policy" "^  mode +enforce"
+expect "suggest proposes the rootkit's hash for review" "^  \+ minix "
+expect "metrics show enforcement" "^  modgate_enforcing 1$"
 expect "the story ends" "^ok: demo finished"
 wide=$(awk 'length > 80' "$out" | wc -l)
 if [[ $wide -ne 0 ]]; then
@@ -26,5 +28,5 @@ if [[ $wide -ne 0 ]]; then
 	failures=$((failures + 1))
 fi
 [[ $failures -eq 0 ]] || { echo "--- demo output ---"; cat "$out"; }
-echo "$((7 - failures)) passed, $failures failed"
+echo "$((9 - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]
