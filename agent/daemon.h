@@ -3,7 +3,10 @@
 // through Daemon::apply, so the rules (validation, version, kernel match) are the same for all.
 #pragma once
 
+#include <map>
 #include <string>
+
+#include "agent/response/hooks.h"
 
 namespace modgate {
 
@@ -15,6 +18,12 @@ struct DaemonOptions {
   std::string watch_dir;  // empty: no watching
   std::string state_dir;
   bool verbose = false;
+  // Response hooks (docs/hooks.md): "on_deny" / "on_would_deny" -> shell command.
+  std::map<std::string, std::string> hooks;
+  response::HookLimits hook_limits;
+  // Install the policy, attach and pin, record what was loaded before, then exit, leaving the
+  // events in the pinned ring buffer for the next agent (the initramfs; docs/boot.md).
+  bool arm_only = false;
 };
 
 // Runs until SIGTERM/SIGINT (enforcement stays, pinned) or a disarm request (removed).
