@@ -28,6 +28,7 @@
 #include "agent/bpf/libbpf_log.h"
 #include "agent/control/protocol.h"
 #include "agent/events.h"
+#include "agent/sd_notify.h"
 #include "policy/policy.h"
 #include "policy/preloaded.h"
 
@@ -587,6 +588,8 @@ int Daemon::run() {
             << (kp && *kp ? to_hex((*kp)->config.policy_digest) : "?") << "), mode "
             << (kp && *kp && (*kp)->config.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run")
             << "; control socket " << o_.socket_path << std::endl;
+  sd_notify("READY=1\nSTATUS=enforcing policy version " +
+            (kp && *kp ? std::to_string((*kp)->config.policy_version) : std::string("?")));
 
   std::uint64_t lost_reported = 0;
   if (auto st = enf_->stats(); st) lost_reported = (*st)[MG_STAT_RINGBUF_LOST];
