@@ -16,7 +16,7 @@ check() {
 	local mode
 	mode=$(/usr/sbin/modgate policy show /etc/modgate/policy.yaml 2>/dev/null | sed -n 's/^mode: *//p')
 	[[ -n "$mode" ]] || { dwarn "modgate: /etc/modgate/policy.yaml is invalid; not included"; return 1; }
-	if [[ "$mode" == enforce ]] &&
+	if [[ "$mode" == enforce && "${MODGATE_INITRAMFS:-yes}" != force ]] &&
 		! /usr/sbin/modgate policy check --covers "/lib/modules/${kernel}" /etc/modgate/policy.yaml >/dev/null 2>&1; then
 		dwarn "modgate: the enforce policy does not allow every module of ${kernel}; not included"
 		return 1
