@@ -32,8 +32,10 @@
 #include "agent/fleet/pull.h"
 #include "agent/protect.h"
 #include "agent/report/prometheus.h"
+#include "agent/sd_notify.h"
 #include "agent/util/atomic_file.h"
 #include "policy/policy.h"
+#include "policy/preloaded.h"
 
 namespace modgate {
 namespace {
@@ -117,6 +119,8 @@ class Daemon {
   void on_pull();
   ordered_json pull_status() const;
   void print_counters() const;
+  void on_event(const mg_event& e);
+  void note_preloaded();
 
   const DaemonOptions& o_;
   std::unique_ptr<Enforcer> enf_;
@@ -143,6 +147,8 @@ class Daemon {
   const std::int64_t start_unix_ = unix_now();
   std::chrono::steady_clock::time_point metrics_due_ = std::chrono::steady_clock::now();
   bool disarm_requested_ = false;
+  std::unique_ptr<response::HookRunner> hooks_;
+  ordered_json preloaded_ = nullptr;  // the loaded_before_enforcement status object
 };
 
 bool Daemon::protection_in_force() const {
@@ -422,6 +428,8 @@ ordered_json Daemon::status() const {
   if (!commit_error_.empty()) s["apply"]["save_error"] = commit_error_;
   s["trust"] = admission_ ? admission_->status() : ordered_json(nullptr);
   s["pull"] = pull_status();
+  s["loaded_before_enforcement"] = preloaded_;
+  s["hooks"] = hooks_ ? hooks_->status() : ordered_json(nullptr);
   const std::string own = o_.pin_dir + "/" + object_tag();
   struct stat st {};
   s["agent"] = ordered_json{
@@ -564,6 +572,7 @@ ordered_json Daemon::handle_request(const std::string& req) {
       disarm_requested_ = true;
       auto removed = Enforcer::unpin_all(o_.pin_dir);
       if (!removed) return {{"ok", false}, {"error", removed.error().message}};
+      ::unlink((dirname_of(o_.socket_path) + "/" + policy::kPreloadedFileName).c_str());
       return {{"ok", true}, {"removed", *removed}};
     }
   }
@@ -588,6 +597,31 @@ void Daemon::print_counters() const {
   }
   std::cerr << (any ? "\n  " : " none; ") << "events lost=" << (*st)[MG_STAT_RINGBUF_LOST]
             << " hash failures=" << (*st)[MG_STAT_HASH_FAILED] << std::endl;
+}
+
+void Daemon::on_event(const mg_event& e) {
+  std::string line = writer_->write(e);
+  if (!hooks_) return;
+  if (e.verdict == MG_VERDICT_DENY) hooks_->fire("on_deny", line + "\n");
+  if (e.verdict == MG_VERDICT_WOULD_DENY) hooks_->fire("on_would_deny", line + "\n");
+}
+
+// A fresh start (nothing pinned) began enforcement just now: what is already in the kernel got in
+// unchecked, so it is listed and checked. An adopting agent reports the record its first agent
+// left for this boot (docs/boot.md).
+void Daemon::note_preloaded() {
+  const bool fresh = !enf_->adopted() && !enf_->replaced();
+  auto kp = enf_->policy_in_force();
+  std::uint64_t version = kp && *kp ? (*kp)->config.policy_version : 0;
+  std::string digest = kp && *kp ? to_hex((*kp)->config.policy_digest) : "";
+  auto pre = policy::preloaded_at_start(
+      fresh, dirname_of(o_.socket_path) + "/" + policy::kPreloadedFileName,
+      policy_ ? &*policy_ : nullptr, version, digest);
+  preloaded_ = policy::preloaded_status(pre);
+  if (!pre.note.empty()) std::cerr << "modgate: loaded before enforcement: " << pre.note << "\n";
+  ordered_json ev{{"event", "loaded_before_enforcement"}};
+  for (const auto& [k, v] : preloaded_.items()) ev[k] = v;
+  writer_->write_record(ev);
 }
 
 int Daemon::run() {
@@ -652,6 +686,13 @@ int Daemon::run() {
         "no policy given (--policy FILE, --watch DIR or --pull URL) and none is in force "
         "(nothing pinned in " +
         o_.pin_dir + "); modgate never runs without one.");
+  if (!o_.hooks.empty() && !o_.arm_only) {
+    auto h = response::HookRunner::create(o_.hooks, o_.hook_limits, [this](ordered_json rec) {
+      if (writer_) writer_->write_record(rec);
+    });
+    if (!h) return fail(h.error().message);
+    hooks_ = std::move(*h);
+  }
   if (auto ok = preflight(); !ok) return fail(ok.error().message);
   if (auto r = setup_socket(); !r) return fail(r.error().message);
 
@@ -698,7 +739,16 @@ int Daemon::run() {
   }
   writer_->set_policy(policy_ ? &*policy_ : nullptr);
   if (auto r = enf_->attach_and_pin(); !r) return fail(r.error().message);
-  if (auto r = enf_->open_events([&](const mg_event& e) { writer_->write(e); }); !r)
+  note_preloaded();
+  if (o_.arm_only) {
+    ::unlink(o_.socket_path.c_str());
+    std::cerr << "modgate: ready: armed in " << o_.pin_dir
+              << "; exiting (--arm-only): the next agent adopts the pins and reports the events "
+                 "waiting in the pinned ring buffer"
+              << std::endl;
+    return 0;
+  }
+  if (auto r = enf_->open_events([&](const mg_event& e) { on_event(e); }); !r)
     return fail(r.error().message);
 
   // A reader of our stdout that goes away must not take the agent with it (SIGPIPE is sent by
@@ -725,7 +775,8 @@ int Daemon::run() {
   }
   const int pfd = puller_ ? puller_->notify_fd() : -1;
   ep_ = ::epoll_create1(EPOLL_CLOEXEC);
-  for (int fd : {enf_->events_epoll_fd(), listen_fd_, sfd, ifd, pfd}) {
+  const int hfd = hooks_ ? hooks_->poll_fd() : -1;
+  for (int fd : {enf_->events_epoll_fd(), listen_fd_, sfd, ifd, pfd, hfd}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -743,6 +794,8 @@ int Daemon::run() {
             << (kp && *kp ? to_hex((*kp)->config.policy_digest) : "?") << "), mode "
             << (kp && *kp && (*kp)->config.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run")
             << "; control socket " << o_.socket_path << std::endl;
+  sd_notify("READY=1\nSTATUS=enforcing policy version " +
+            (kp && *kp ? std::to_string((*kp)->config.policy_version) : std::string("?")));
 
   write_metrics();
   std::uint64_t lost_reported = 0;
@@ -758,6 +811,7 @@ int Daemon::run() {
                     .count();
       timeout = static_cast<int>(std::clamp<long long>(ms, 0, timeout));
     }
+    if (int h = hooks_ ? hooks_->next_timeout_ms() : -1; h >= 0) timeout = std::min(timeout, h);
     epoll_event evs[8];
     int n = ::epoll_wait(ep_, evs, 8, timeout);
     if (n < 0 && errno != EINTR) return fail("epoll_wait: " + errstr(errno));
@@ -770,6 +824,8 @@ int Daemon::run() {
         accept_clients();
       } else if (fd == pfd) {
         on_pull();
+      } else if (hooks_ && fd == hooks_->poll_fd()) {
+        hooks_->process();
       } else if (clients_.count(fd)) {
         read_client(fd);
       } else if (fd == sfd) {
@@ -796,6 +852,7 @@ int Daemon::run() {
     }
     if (disarm_requested_) break;
     expire_clients();
+    if (hooks_) hooks_->process();
     if (std::chrono::steady_clock::now() >= watch_due) {
       watch_due = std::chrono::steady_clock::time_point::max();
       reload_file("watch");

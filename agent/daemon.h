@@ -4,7 +4,10 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
+
+#include "agent/response/hooks.h"
 
 namespace modgate {
 
@@ -24,6 +27,12 @@ struct DaemonOptions {
   std::string metrics_file;  // empty: no textfile; else rewritten every metrics_interval
   std::chrono::seconds metrics_interval{15};
   bool verbose = false;
+  // Response hooks (docs/hooks.md): "on_deny" / "on_would_deny" -> shell command.
+  std::map<std::string, std::string> hooks;
+  response::HookLimits hook_limits;
+  // Install the policy, attach and pin, record what was loaded before, then exit, leaving the
+  // events in the pinned ring buffer for the next agent (the initramfs; docs/boot.md).
+  bool arm_only = false;
 };
 
 // Runs until SIGTERM/SIGINT (enforcement stays, pinned) or a disarm request (removed).

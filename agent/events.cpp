@@ -213,7 +213,7 @@ std::string EventWriter::timestamp(std::uint64_t boot_ns) const {
   return buf;
 }
 
-void EventWriter::write(const mg_event& e) {
+std::string EventWriter::write(const mg_event& e) {
   nlohmann::ordered_json j;
   j["ts"] = timestamp(e.ts_ns);
   if (e.event == MG_EVENT_TAMPER) {
@@ -227,9 +227,10 @@ void EventWriter::write(const mg_event& e) {
     j["uid"] = e.uid;
     j["policy_version"] = e.policy_version;
     j["mode"] = e.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run";
-    out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out_ << line << "\n";
     out_.flush();
-    return;
+    return line;
   }
   j["event"] = e.event == MG_EVENT_MODULE_REQUEST ? "module_request" : "module_load";
   j["verdict"] = verdict_name(e.verdict);
@@ -265,6 +266,17 @@ void EventWriter::write(const mg_event& e) {
   j["uid"] = e.uid;
   j["policy_version"] = e.policy_version;
   j["mode"] = e.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run";
+  std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out_ << line << "\n";
+  out_.flush();
+  return line;
+}
+
+void EventWriter::write_record(const nlohmann::ordered_json& record) {
+  nlohmann::ordered_json j;
+  j["ts"] = timestamp(static_cast<std::uint64_t>(now_ns(CLOCK_BOOTTIME)));
+  for (const auto& [k, v] : record.items())
+    if (k != "ts") j[k] = v;
   out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   out_.flush();
 }

@@ -28,7 +28,10 @@ class EventWriter {
   // whose file is not at hand). Must outlive its use here.
   void set_policy(const policy::Policy* policy) { policy_ = policy; }
 
-  void write(const mg_event& e);
+  // Returns the line written, without its newline (response hooks get it on stdin).
+  std::string write(const mg_event& e);
+  // Any other record (hook results, loaded_before_enforcement): written with "ts" first.
+  void write_record(const nlohmann::ordered_json& record);
   // A line that says the kernel dropped count records since the last report.
   void write_lost(std::uint64_t count);
   // A policy change attempt: result "ok" or "refused", with what was applied or why not.

@@ -274,6 +274,40 @@ void audit_certs(AuditReport& r, const std::string& dir, std::int64_t now) {
   }
 }
 
+// No record is no finding: no agent has armed enforcement in this boot, which the rest of the
+// audit (not-listed modules) already covers.
+void audit_preloaded(AuditReport& r, const fs::path& root, const std::string& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return;
+  auto text = read_text(file, 16u << 20);
+  if (!text) {
+    r.warnings.push_back("cannot read " + file);
+    return;
+  }
+  auto rec = parse_preloaded(*text, file);
+  if (!rec) {
+    r.warnings.push_back(rec.error().message);
+    return;
+  }
+  std::string boot_id = read_boot_id(root.string());
+  if (rec->boot_id != boot_id) {
+    r.warnings.push_back(file + " is from another boot (" + rec->boot_id + "); ignored");
+    return;
+  }
+  for (const auto& m : rec->modules) {
+    if (m.listed && *m.listed) continue;
+    if (m.listed)
+      add_finding(r, nullptr, m.name, "loaded-before-enforcement",
+                  "in the kernel before modgate enforced (recorded " + rec->recorded_at +
+                      "), and " + m.sha256.value_or("its file") + " is not on the allowlist");
+    else
+      add_finding(r, nullptr, m.name, "loaded-before-enforcement-unchecked",
+                  "in the kernel before modgate enforced (recorded " + rec->recorded_at +
+                      "), and could not be checked: " + m.error.value_or("no file"));
+  }
+  r.preloaded = std::move(*rec);
+}
+
 }  // namespace
 
 std::vector<TaintFlag> decode_taint(std::uint64_t mask) {
@@ -423,6 +457,7 @@ Result<AuditReport> run_audit(const AuditOptions& o) {
   }
 
   if (o.certs_dir) audit_certs(r, *o.certs_dir, o.now ? o.now : std::time(nullptr));
+  if (o.preloaded_file) audit_preloaded(r, root, *o.preloaded_file);
 
   ModprobeConfig mp = read_modprobe_d(root);
   for (const auto& c : cis_disabled_modules()) {
@@ -570,6 +605,7 @@ std::string audit_json(const AuditReport& r) {
     jc["modules"] = c.modules;
     j["certs"].push_back(jc);
   }
+  j["loaded_before_enforcement"] = r.preloaded ? preloaded_json(*r.preloaded) : Json(nullptr);
   j["findings"] = Json::array();
   for (const auto& f : r.findings)
     j["findings"].push_back({{"subject", f.subject}, {"kind", f.kind}, {"message", f.message}});
@@ -640,6 +676,17 @@ std::string audit_text(const AuditReport& r) {
             : c.expiring ? " EXPIRING"
                          : "")
         << ", signs " << c.modules.size() << " loaded modules\n";
+  }
+  if (r.preloaded) {
+    out << "\nloaded before enforcement began (recorded " << r.preloaded->recorded_at
+        << "): " << r.preloaded->modules.size() << " modules, " << r.preloaded->not_listed()
+        << " not listed, " << r.preloaded->unchecked() << " unchecked\n";
+    for (const auto& m : r.preloaded->modules)
+      out << "  " << m.name << ": "
+          << (!m.listed   ? "unchecked (" + m.error.value_or("no file") + ")"
+              : *m.listed ? std::string("listed")
+                          : std::string("NOT LISTED"))
+          << "\n";
   }
   if (!r.warnings.empty()) {
     out << "\nwarnings:\n";

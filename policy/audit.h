@@ -10,6 +10,7 @@
 
 #include "policy/modinfo.h"
 #include "policy/policy.h"
+#include "policy/preloaded.h"
 #include "policy/result.h"
 
 namespace modgate::policy {
@@ -23,6 +24,9 @@ struct AuditOptions {
   // X.509 signing certificates (PEM or DER files) to report on and match against signatures.
   std::optional<std::string> certs_dir;
   std::int64_t now = 0;  // seconds since the epoch for certificate validity; 0: the clock
+  // The agent's record of the modules loaded before enforcement began (policy/preloaded.h),
+  // reported when it belongs to this boot; unset: not read.
+  std::optional<std::string> preloaded_file;
 };
 
 struct AuditModule {
@@ -82,7 +86,8 @@ struct AuditReport {
   std::vector<CisStatus> cis;
   std::vector<CertStatus> certs;  // with certs_dir, sorted by file
   std::vector<AuditFinding> findings;
-  std::vector<std::string> warnings;  // inputs that were missing or partly unreadable
+  std::vector<std::string> warnings;         // inputs that were missing or partly unreadable
+  std::optional<PreloadedRecord> preloaded;  // with preloaded_file, when it is for this boot
 };
 
 // The kernel's taint bits (kernel/panic.c taint_flags) decoded into set flags.

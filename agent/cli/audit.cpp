@@ -16,7 +16,7 @@ namespace {
 constexpr int kExitAuditError = 2;
 
 struct AuditCliOptions {
-  std::string policy_file, modules_dir, certs_dir, root = "/";
+  std::string policy_file, modules_dir, certs_dir, root = "/", preloaded;
   bool json = false;
 };
 
@@ -25,6 +25,9 @@ int run_audit(const AuditCliOptions& o) {
   ao.root = o.root;
   if (!o.modules_dir.empty()) ao.modules_dir = o.modules_dir;
   if (!o.certs_dir.empty()) ao.certs_dir = o.certs_dir;
+  ao.preloaded_file = !o.preloaded.empty() ? o.preloaded
+                                           : (o.root == "/" ? std::string() : o.root) +
+                                                 "/run/modgate/" + policy::kPreloadedFileName;
   std::optional<policy::Policy> pol;
   if (!o.policy_file.empty()) {
     auto p = policy::load_policy_file(o.policy_file);
@@ -60,6 +63,9 @@ Runner register_audit(CLI::App& app) {
   cmd->add_option("--certs", o->certs_dir,
                   "Signing certificates (X.509 PEM or DER): validity, and which modules each "
                   "signed");
+  cmd->add_option("--preloaded-record", o->preloaded,
+                  "The running agent's record of the modules loaded before enforcement began "
+                  "(default ROOT/run/modgate/loaded-before-enforcement.json; docs/boot.md)");
   cmd->add_flag("--json", o->json, "One JSON object (schema modgate-audit/1, docs/audit.md)");
   cmd->footer(
       "Exit status: 0 no findings, 1 findings, 2 the audit could not run (bad policy, no "

@@ -1,4 +1,6 @@
 // The commands that talk to a running agent over its control socket: status, apply, disarm.
+#include <unistd.h>
+
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -12,6 +14,7 @@
 #include "agent/control/protocol.h"
 #include "agent/report/prometheus.h"
 #include "policy/policy.h"
+#include "policy/preloaded.h"
 
 namespace modgate::cli {
 namespace {
@@ -207,6 +210,10 @@ Runner register_disarm(CLI::App& app) {
       std::cerr << "modgate disarm: " << removed.error().message << "\n";
       return kExitFailure;
     }
+    // The record of what was loaded before enforcement began speaks for the pins just removed.
+    auto slash = o->socket.find_last_of('/');
+    if (slash != std::string::npos)
+      ::unlink((o->socket.substr(0, slash + 1) + policy::kPreloadedFileName).c_str());
     std::cout << "modgate disarm: no agent was running; removed the pins in " << o->pin_dir
               << ".\nModule loads are no longer checked.\n";
     return kExitOk;

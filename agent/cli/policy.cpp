@@ -8,10 +8,12 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,6 +31,7 @@ namespace {
 
 struct PolicyOptions {
   std::vector<std::string> check_files;
+  std::string check_covers;
   bool quiet = false;
   bool check_json = false;
   std::string show_file;
@@ -82,6 +85,46 @@ nlohmann::ordered_json problems_json(const std::string& messages) {
   return out;
 }
 
+// Whether a policy lets every module of a tree load on the tree's kernel: what an initramfs built
+// from that tree needs before it may enforce there (docs/boot.md). A compressed module is covered
+// when its file or its payload is listed: kmod loads one or the other.
+bool covers(const policy::Policy& p, const std::string& file, const std::string& dir) {
+  std::string release = dir;
+  while (release.size() > 1 && release.back() == '/') release.pop_back();
+  release = release.substr(release.find_last_of('/') + 1);
+  bool ok = true;
+  if (!policy::kernel_matches(p, release)) {
+    std::cerr << file << ": its kernels list does not include " << release << " (the release of "
+              << dir << ")\n";
+    ok = false;
+  }
+  policy::InitOptions io;
+  io.root = dir;
+  auto tree = policy::scan_module_tree(io);
+  if (!tree) {
+    std::cerr << "modgate policy check: " << tree.error().message << "\n";
+    return false;
+  }
+  for (const auto& problem : tree->problems) {
+    std::cerr << "modgate policy check: " << problem << "\n";
+    ok = false;
+  }
+  std::set<Sha256> listed;
+  for (const auto& e : p.modules) listed.insert(e.sha256);
+  std::map<std::string, std::pair<std::string, bool>> files;  // path -> (name, covered)
+  for (const auto& e : tree->policy.modules) {
+    auto& f = files[e.path.value_or(e.name)];
+    f.first = e.name;
+    f.second = f.second || listed.count(e.sha256) > 0;
+  }
+  for (const auto& [path, f] : files) {
+    if (f.second) continue;
+    std::cerr << file << ": does not list " << dir << "/" << path << " (" << f.first << ")\n";
+    ok = false;
+  }
+  return ok;
+}
+
 int run_check(const PolicyOptions& o) {
   int rc = kExitOk;
   const Style out = Style::for_fd(1), err = Style::for_fd(2);
@@ -97,6 +140,11 @@ int run_check(const PolicyOptions& o) {
       }
       std::istringstream lines(p.error().message);
       for (std::string line; std::getline(lines, line);) std::cerr << err.bad(line) << "\n";
+      continue;
+    }
+    if (!o.check_covers.empty() && !covers(*p, f, o.check_covers)) {
+      rc = kExitFailure;
+      if (o.check_json) files.push_back({{"file", f}, {"valid", true}, {"covers", false}});
       continue;
     }
     if (o.check_json)
@@ -343,10 +391,16 @@ Runner register_policy(CLI::App& app) {
   check->add_flag("--json", o->check_json,
                   "Print one JSON object: each file, valid or not, with its problems as "
                   "file/line/column/message");
+  check->add_option(
+      "--covers", o->check_covers,
+      "Also require that the policy allows every module file under DIR, a module "
+      "tree named after its kernel release (e.g. an initramfs's lib/modules/RELEASE), "
+      "on that kernel");
   check->footer(
       "Exit status: 0 if every file is valid, 1 otherwise (problems on standard error).\n\n"
       "Examples:\n  modgate policy check /etc/modgate/policy.yaml\n"
-      "  modgate policy check --json new.yaml | jq '.files[].problems'");
+      "  modgate policy check --json new.yaml | jq '.files[].problems'\n"
+      "  modgate policy check --covers /lib/modules/$(uname -r) /etc/modgate/policy.yaml");
 
   auto* show = grp->add_subcommand("show", "Print a policy's canonical digest and a summary");
   show->add_option("FILE", o->show_file, "Policy file")->required();

@@ -7,12 +7,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "audit_test_util.h"
 #include "policy/modinfo.h"
 #include "policy/policy.h"
+#include "policy/preloaded.h"
 #include "policy_test_util.h"
 
 namespace modgate::policy {
@@ -340,6 +342,106 @@ TEST(AuditSignature, KeyIdFromSubjectKeyIdentifier) {
   EXPECT_EQ((*s)->key_id, (*s)->skid.value_or("-"));
   EXPECT_EQ((*s)->signer, "skid:" + (*s)->key_id);
   EXPECT_EQ((*s)->hash_algorithm, "sha256");
+}
+
+}  // namespace
+}  // namespace modgate::policy
+
+namespace modgate::policy {
+namespace {
+
+// The record of modules loaded before enforcement (policy/preloaded.h): made from an audit, read
+// back through its JSON, and reported by `modgate audit` only for the boot it belongs to.
+class Preloaded : public FakeRoot {
+ protected:
+  void SetUp() override {
+    FakeRoot::SetUp();
+    fs::create_directories(root_.path() / "proc/sys/kernel/random");
+    write_file(root_.path() / "proc/sys/kernel/random/boot_id", "boot-1\n");
+    fs::create_directories(root_.path() / "run/modgate");
+    loaded(line("good256") + line("packed") + line("ghost"));
+    e_.name = "packed";
+    e_.sha256 = sha256(read_bytes(data_path("modules/fake_signed.ko")));
+    p_.modules.push_back(e_);
+  }
+  PreloadedRecord record(const std::string& boot_id) {
+    auto r = audit(&p_);
+    EXPECT_TRUE(r.ok());
+    PreloadedRecord rec = preloaded_from_audit(*r);
+    rec.boot_id = boot_id;
+    rec.recorded_at = "2026-01-01T00:00:00Z";
+    return rec;
+  }
+  Result<AuditReport> audit_with_record(const std::string& text) {
+    fs::path f = root_.path() / "run/modgate" / kPreloadedFileName;
+    write_file(f, text);
+    AuditOptions o;
+    o.root = root_.path().string();
+    o.policy = &p_;
+    o.preloaded_file = f.string();
+    return run_audit(o);
+  }
+  static std::vector<std::string> kinds(const AuditReport& r, const std::string& subject) {
+    std::vector<std::string> k;
+    for (const auto& f : r.findings)
+      if (f.subject == subject) k.push_back(f.kind);
+    return k;
+  }
+  Policy p_;
+  ModuleEntry e_;
+};
+
+TEST_F(Preloaded, RecordListsLoadedModulesCheckedAgainstThePolicyAndReadsBack) {
+  PreloadedRecord rec = record("boot-1");
+  ASSERT_EQ(rec.modules.size(), 3u);  // builtins are not "loaded before"
+  std::map<std::string, PreloadedModule> by;
+  for (const auto& m : rec.modules) by[m.name] = m;
+  EXPECT_EQ(by["packed"].listed, true);
+  EXPECT_EQ(by["good256"].listed, false);
+  EXPECT_FALSE(by["ghost"].listed.has_value());  // no file: cannot be checked
+  EXPECT_THAT(by["ghost"].error.value_or(""), HasSubstr("no file"));
+  EXPECT_EQ(rec.not_listed(), 1u);
+  EXPECT_EQ(rec.unchecked(), 1u);
+  auto back = parse_preloaded(preloaded_json(rec).dump(), "rec.json");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(preloaded_json(*back), preloaded_json(rec));
+}
+
+TEST_F(Preloaded, AuditReportsThisBootsRecordAsFindings) {
+  auto r = audit_with_record(preloaded_json(record("boot-1")).dump());
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->preloaded.has_value());
+  EXPECT_THAT(kinds(*r, "good256"), Contains("loaded-before-enforcement"));
+  EXPECT_THAT(kinds(*r, "ghost"), Contains("loaded-before-enforcement-unchecked"));
+  EXPECT_THAT(kinds(*r, "packed"), ::testing::Not(Contains("loaded-before-enforcement")));
+  auto j = nlohmann::json::parse(audit_json(*r));
+  EXPECT_EQ(j["loaded_before_enforcement"]["count"], 3);
+  EXPECT_EQ(j["loaded_before_enforcement"]["not_listed"], 1);
+  EXPECT_THAT(audit_text(*r), HasSubstr("loaded before enforcement began"));
+}
+
+TEST_F(Preloaded, ARecordOfAnotherBootOrGarbageIsAWarningNotAFinding) {
+  auto stale = audit_with_record(preloaded_json(record("boot-0")).dump());
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(stale->preloaded.has_value());
+  EXPECT_THAT(stale->warnings, Contains(HasSubstr("another boot")));
+  EXPECT_THAT(kinds(*stale, "good256"), ::testing::Not(Contains("loaded-before-enforcement")));
+  for (std::string bad : {"", "[]", "{\"boot_id\":\"boot-1\"}", "{\"modules\":3}", "\xff"}) {
+    auto r = audit_with_record(bad);
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->preloaded.has_value()) << bad;
+    EXPECT_THAT(r->warnings, Contains(HasSubstr("not a loaded-before-enforcement record"))) << bad;
+  }
+}
+
+TEST_F(Preloaded, NoRecordIsNeitherWarningNorFinding) {
+  AuditOptions o;
+  o.root = root_.path().string();
+  o.preloaded_file = (root_.path() / "run/modgate/none.json").string();
+  auto r = run_audit(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->preloaded.has_value());
+  for (const auto& w : r->warnings) EXPECT_THAT(w, ::testing::Not(HasSubstr("none.json")));
 }
 
 }  // namespace
