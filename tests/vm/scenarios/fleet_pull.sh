@@ -156,5 +156,38 @@ pass "saved bundle version 2 enforced again with the server down"
 grep -q "anti-rollback" /tmp/apply.out || fail "unexpected refusal: $(cat /tmp/apply.out)"
 pass "rollback refused after restart: $(cat /tmp/apply.out)"
 
+# Staged rollout: without a machine id a staged policy is refused; with one, 0 % runs this host
+# in dry-run and 100 % in enforce, the same digest either way, and status shows the cohort.
+versioned 7 /tmp/p7.yaml dummy
+sed -i '2a rollout: {enforce_percent: 0, salt: wave-1}' /tmp/p7.yaml
+sign /tmp/p7.yaml /tmp/b7
+"$MODGATE" apply /tmp/b7 >/tmp/apply.out 2>&1 && fail "a staged policy applied without a machine id"
+grep -q "machine" /tmp/apply.out || fail "unexpected refusal: $(cat /tmp/apply.out)"
+pass "staged policy without a machine id refused: $(cat /tmp/apply.out)"
+kill_agent
+printf '0123456789abcdef0123456789abcdef\n' >/tmp/machine-id
+AGENT_ARGS="$AGENT_ARGS --machine-id /tmp/machine-id"
+start_agent
+"$MODGATE" apply /tmp/b7 >/tmp/apply.out 2>&1 || fail "staged 0 % refused: $(cat /tmp/apply.out)"
+[ "$(status_field mode)" = dry-run ] || fail "0 % rollout does not run dry-run: $("$MODGATE" status --json)"
+status_has '"configured_mode": "enforce"' || fail "status does not show the configured mode"
+status_has '"in_cohort": false' || fail "status does not show the cohort"
+bucket=$("$MODGATE" status --json | sed -n 's/^ *"bucket": \([0-9]*\),*$/\1/p' | head -n1)
+want=$("$MODGATE" policy verify --trust /etc/modgate/trust --machine-id /tmp/machine-id --json /tmp/b7 |
+	sed -n 's/^ *"bucket": \([0-9]*\),*$/\1/p')
+[ -n "$bucket" ] && [ "$bucket" = "$want" ] || fail "status bucket '$bucket', policy verify says '$want'"
+expect_errno 0 "$LOADMOD" finit "$minix" $flag
+rmmod minix
+expect_event 1 '"verdict":"would-deny"' '"name":"minix"' '"policy_version":7'
+"$MODGATE" status --prometheus | grep -q '^modgate_enforcing 0$' || fail "metrics do not say dry-run"
+sed 's/enforce_percent: 0,/enforce_percent: 100,/; s/^version: 7$/version: 8/' /tmp/p7.yaml >/tmp/p8.yaml
+sign /tmp/p8.yaml /tmp/b8
+"$MODGATE" apply /tmp/b8 >/tmp/apply.out 2>&1 || fail "staged 100 % refused: $(cat /tmp/apply.out)"
+[ "$(status_field mode)" = enforce ] || fail "100 % rollout does not enforce"
+status_has '"in_cohort": true' || fail "status does not show the host in the cohort"
+expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
+"$MODGATE" status --prometheus | grep -q '^modgate_rollout_in_enforce_cohort 1$' || fail "metrics: cohort"
+pass "staged rollout: 0 % dry-run, 100 % enforce, bucket $bucket as policy verify computes it"
+
 stop_agent
 https_stop
