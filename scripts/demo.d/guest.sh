@@ -3,10 +3,10 @@
 EVENTS=/tmp/events.jsonl
 say() { echo "== $*"; }
 show() { printf '$ %s\n' "$*"; "$@" 2>&1 | sed 's/^/  /'; }
-# loads FROM: one short line per module decision from line FROM of the decision events (the
-# policy_apply records left out): verdict, what, reason, name, hash prefix.
+# loads FROM: one short line per module decision from line FROM of the decision events (other
+# records, such as policy_apply, left out): verdict, what, reason, name, hash prefix.
 loads() {
-	grep -v '"event":"policy_apply"' "$EVENTS" | sed -n "$1,\$p" | sed -E \
+	grep -E '"event":"module_(load|request)"' "$EVENTS" | sed -n "$1,\$p" | sed -E \
 		's/.*"event":"([^"]*)".*"verdict":"([^"]*)".*"reason":"([^"]*)".*/\2 \1 \3|&/' |
 		while IFS='|' read -r head line; do
 			name=$(echo "$line" | sed -nE 's/.*"name":"([^"]*)".*/\1/p')
@@ -55,7 +55,7 @@ say "3. Switch to enforce (and deny autoload of the nlmon link type), live"
 sed -e 's/^version: 1/version: 2/' -e 's/^mode: dry-run/mode: enforce/' \
 	-e 's/^  deny: \[\]/  deny: ["rtnl-link-nlmon"]/' /etc/modgate/policy.yaml >/etc/modgate/enforce.yaml
 show modgate policy diff /etc/modgate/policy.yaml /etc/modgate/enforce.yaml
-n=$(($(grep -vc "\"event\":\"policy_apply\"" "$EVENTS") + 1))
+n=$(($(grep -Ec '"event":"module_(load|request)"' "$EVENTS") + 1))
 show modgate apply /etc/modgate/enforce.yaml
 say "   The same load now fails:"
 show insmod "$rootkit"
