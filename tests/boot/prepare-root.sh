@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Called by mkimage in a private mount namespace: prepares the image's root filesystem from
 # inside, with the image's own dpkg, modgate, systemctl and update-initramfs.
-#   prepare-root.sh ROOT KERNEL-RELEASE MODULE-TO-LEAVE-OUT
+#   prepare-root.sh ROOT KERNEL-RELEASE MODULE-TO-LEAVE-OUT initramfs-tools|dracut
 set -euo pipefail
-root=$1 krel=$2 deny=$3
+root=$1 krel=$2 deny=$3 tool=$4
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mount -t sysfs sysfs "$root/sys"
@@ -29,10 +29,18 @@ echo 'on_deny = "/usr/share/modgate/hooks/syslog"' >>"$root/etc/modgate/modgate.
 in_root systemctl enable modgate.service modgate-boot-check.service
 # The serial console is the probe's: no login prompt cutting into its output.
 in_root systemctl mask serial-getty@ttyS0.service
-in_root update-initramfs -c -k "$krel"
-in_root lsinitramfs "/boot/initrd.img-$krel" >"$root/tmp/initrd.list"
-# The order init runs its init-top scripts in: modgate must come before udev.
-in_root unmkinitramfs "/boot/initrd.img-$krel" /tmp/unpacked
-find "$root/tmp/unpacked" -path '*/scripts/init-top/ORDER' -exec cat {} + >"$root/tmp/init-top.order"
-rm -rf "$root/tmp/unpacked"
+if [[ "$tool" == initramfs-tools ]]; then
+	in_root update-initramfs -c -k "$krel"
+	in_root lsinitramfs "/boot/initrd.img-$krel" >"$root/tmp/initrd.list"
+	# The order init runs its init-top scripts in: modgate must come before udev.
+	in_root unmkinitramfs "/boot/initrd.img-$krel" /tmp/unpacked
+	find "$root/tmp/unpacked" -path '*/scripts/init-top/ORDER' -exec cat {} + >"$root/tmp/init-top.order"
+	rm -rf "$root/tmp/unpacked"
+else
+	# Not host-only: the chroot is not the machine that boots.
+	in_root dracut --force --no-hostonly --kver "$krel" "/boot/initrd.img-$krel"
+	in_root lsinitrd "/boot/initrd.img-$krel" | awk '{print $NF}' | sed 's|^\./||' >"$root/tmp/initrd.list"
+	# lsinitrd prints symlinks as "name -> target"; keep the names.
+	in_root lsinitrd "/boot/initrd.img-$krel" | sed -n 's/.* \([^ ]*\) -> .*/\1/p' >>"$root/tmp/initrd.list"
+fi
 rm -f "$root/tmp/modgate.deb" "$root/tmp/full.yaml"
