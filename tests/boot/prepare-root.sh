@@ -23,7 +23,15 @@ if grep -q "name: \"$deny\"" "$root/etc/modgate/policy.yaml" || ! grep -q "name:
 	exit 1
 fi
 in_root modgate policy check /etc/modgate/policy.yaml
-in_root dpkg --configure modgate
+if [[ "$tool" == dracut ]]; then
+	# The package's trigger would run dracut once here and the explicit run below again, 2-3
+	# minutes each in this chroot; the explicit run makes the same initramfs.
+	mount --bind /bin/true "$root/usr/sbin/update-initramfs"
+	in_root dpkg --configure modgate
+	umount "$root/usr/sbin/update-initramfs"
+else
+	in_root dpkg --configure modgate
+fi
 # The response hook the package ships, as an operator would enable it.
 echo 'on_deny = "/usr/share/modgate/hooks/syslog"' >>"$root/etc/modgate/modgate.conf"
 in_root systemctl enable modgate.service modgate-boot-check.service
