@@ -10,6 +10,11 @@ mount -t sysfs sysfs "$root/sys"
 in_root() { chroot "$root" "$@"; }
 
 in_root systemd-machine-id-setup >/dev/null
+if [[ "$tool" == dracut ]]; then
+	# modgate's dpkg trigger makes dracut build an initramfs at unpack and at configure, 2-3
+	# minutes each in this chroot; the explicit run below builds the one that is tested.
+	mount --bind /bin/true "$root/usr/bin/dracut"
+fi
 # Unpack modgate, write the policy with the unpacked binary, then let dpkg configure the package
 # (postinst keeps an existing policy), as an operator preparing a host would.
 in_root dpkg --unpack /tmp/modgate.deb
@@ -23,14 +28,9 @@ if grep -q "name: \"$deny\"" "$root/etc/modgate/policy.yaml" || ! grep -q "name:
 	exit 1
 fi
 in_root modgate policy check /etc/modgate/policy.yaml
+in_root dpkg --configure modgate
 if [[ "$tool" == dracut ]]; then
-	# The package's trigger would run dracut once here and the explicit run below again, 2-3
-	# minutes each in this chroot; the explicit run makes the same initramfs.
-	mount --bind /bin/true "$root/usr/sbin/update-initramfs"
-	in_root dpkg --configure modgate
-	umount "$root/usr/sbin/update-initramfs"
-else
-	in_root dpkg --configure modgate
+	umount "$root/usr/bin/dracut"
 fi
 # The response hook the package ships, as an operator would enable it.
 echo 'on_deny = "/usr/share/modgate/hooks/syslog"' >>"$root/etc/modgate/modgate.conf"
