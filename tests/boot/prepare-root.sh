@@ -35,8 +35,10 @@ fi
 # The response hook the package ships, as an operator would enable it.
 echo 'on_deny = "/usr/share/modgate/hooks/syslog"' >>"$root/etc/modgate/modgate.conf"
 in_root systemctl enable modgate.service modgate-boot-check.service
-# The serial console is the probe's: no login prompt cutting into its output.
-in_root systemctl mask serial-getty@ttyS0.service
+# The serial console is the probe's: no login prompt cutting into its output. No getty on the
+# virtual consoles either: getty-static, which starts them in an image without dbus, fails
+# intermittently when the host is loaded, and a failed unit is what the test looks for.
+in_root systemctl mask serial-getty@ttyS0.service getty-static.service getty@tty1.service
 if [[ "$tool" == initramfs-tools ]]; then
 	in_root update-initramfs -c -k "$krel"
 	in_root lsinitramfs "/boot/initrd.img-$krel" >"$root/tmp/initrd.list"
