@@ -20,9 +20,9 @@ for want in \
 	"- /etc/modgate/initramfs.conf" \
 	"- /usr/share/initramfs-tools/hooks/zz-modgate" \
 	"- /usr/share/initramfs-tools/scripts/init-top/modgate" \
-	"- /usr/lib/dracut/modules.d/90modgate/module-setup.sh" \
-	"- /usr/lib/dracut/modules.d/90modgate/modgate-arm.sh" \
-	"- /usr/lib/dracut/modules.d/90modgate/modgate-initrd.service" \
+	"- /usr/lib/dracut/modules.d/99modgate/module-setup.sh" \
+	"- /usr/lib/dracut/modules.d/99modgate/modgate-arm.sh" \
+	"- /usr/lib/dracut/modules.d/99modgate/modgate-initrd.service" \
 	"- /usr/share/modgate/hooks/syslog" \
 	"- /usr/share/modgate/hooks/webhook" \
 	"- /usr/share/doc/modgate/copyright" \
