@@ -263,6 +263,9 @@ agent_library() { sed -n 's,.* \(/[^ ]*\.so[^ ]*\)$,\1,p' "/proc/$AGENT_PID/maps
 
 # start_intruder: the fmod_ret program that lets every module past the LSMs; sets INTRUDER_PID.
 start_intruder() {
+	# Emptied here: the child truncates the file only once it runs, and a "ready" left by an
+	# earlier intruder would otherwise be taken for this one's.
+	: >/tmp/intruder.out
 	"$INTRUDER" >/tmp/intruder.out 2>&1 &
 	INTRUDER_PID=$!
 	i=0
