@@ -23,7 +23,9 @@
 #     through applies of the largest size up to 10 k and of the smallest, and the gaps between
 #     decisions inside each apply (its round trip, and its kernel side from the trace) are compared
 #     with those of the quiet stretches in between.
-# Figures are printed as Markdown tables with the ratios against the baselines of the same boot.
+# The host also times `modgate policy check` of each file natively, before the boot, to show what
+# the emulation costs. Figures are printed as Markdown tables with the ratios against the baselines
+# of the same run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 smoke=0
@@ -64,6 +66,16 @@ printf 'SIZES="%s"\nREPS=%s\n' "$sizes" "$reps" >"$out/bench/params"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 echo "host: $(nproc) CPUs ($cpu), kernel $(uname -r), $(qemu-system-x86_64 --version | head -n1) TCG"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+# The same parse on the host, natively, for scale: what the emulation costs. One fixed entry
+# stands for the guest's dummy (an enforce policy may not be empty).
+: >"$out/native"
+for n in $sizes; do
+	{ cat "$out/bench/p_$n.yaml"; printf '  - name: dummy\n    sha256: %064d\n' 1; } >"$out/native.yaml"
+	for ((r = 0; r < reps; r++)); do
+		"$build/bench/mgbench" time "$out/native.$n" "$build/agent/modgate" policy check -q "$out/native.yaml"
+	done
+	sed "s/^/R native n=$n /" "$out/native.$n" >>"$out/native"
+done
 log=$out/$kernel.log
 "$here/scripts/vm/run-guest-test" --kernel "$kernel" --script "$here/bench/vm/policy_scale.sh" \
 	--log "$log" --module dummy,crc7 --bin "$build/agent/modgate" --bin "$build/tests/vm/loadmod" \
@@ -73,7 +85,7 @@ log=$out/$kernel.log
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 tr -d '\r' <"$log" >"$out/console"
 grep -q '^BENCH-DONE' "$out/console" || { echo "bench: no BENCH-DONE in the console" >&2; exit 1; }
-grep -E '^guest:|^R ' "$out/console" >"$out/raw"
+{ cat "$out/native"; grep -E '^guest:|^R ' "$out/console"; } >"$out/raw"
 [[ -n "${MODGATE_BENCH_RAW:-}" ]] && cp "$out/raw" "$MODGATE_BENCH_RAW"
 sed -n '/^guest:/p' "$out/raw"
 echo
@@ -92,11 +104,11 @@ base=${sizes%% *}
 echo
 echo "Load time: \`modgate run\` start to ready, \`modgate apply\` round trip, and the baselines (seconds, median):"
 echo
-echo '| synthetic hashes | file (MiB) | sha256sum | policy check | run → ready | apply | run → ready / check | apply / check | run → ready / same at 0 | apply / same at 0 |'
-echo '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+echo '| synthetic hashes | file (MiB) | sha256sum | policy check | run → ready | apply | run → ready / check | apply / check | run → ready / same at 0 | apply / same at 0 | policy check on the host, native | guest check / native |'
+echo '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 for n in $sizes; do
-	s=$(med sha256sum "$n" wall) c=$(med check "$n" wall) st=$(med startup "$n" wall) ap=$(med apply "$n" wall)
-	echo "| $n | $(fmt "$(awk -v b="$(first file "$n" bytes)" 'BEGIN { print b / 1048576 }')" 2) | $(fmt "$s" 3) | $(fmt "$c" 3) | $(fmt "$st" 2) | $(fmt "$ap" 3) | $(ratio "$st" "$c") | $(ratio "$ap" "$c") | $(ratio "$st" "$(med startup "$base" wall)") | $(ratio "$ap" "$(med apply "$base" wall)") |"
+	s=$(med sha256sum "$n" wall) c=$(med check "$n" wall) st=$(med startup "$n" wall) ap=$(med apply "$n" wall) nat=$(med native "$n" wall)
+	echo "| $n | $(fmt "$(awk -v b="$(first file "$n" bytes)" 'BEGIN { print b / 1048576 }')" 2) | $(fmt "$s" 3) | $(fmt "$c" 3) | $(fmt "$st" 2) | $(fmt "$ap" 3) | $(ratio "$st" "$c") | $(ratio "$ap" "$c") | $(ratio "$st" "$(med startup "$base" wall)") | $(ratio "$ap" "$(med apply "$base" wall)") | $(fmt "$nat" 3) | $(ratio "$c" "$nat" 1) |"
 done
 
 echo
