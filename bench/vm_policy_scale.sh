@@ -74,7 +74,7 @@ for n in $sizes; do
 	for ((r = 0; r < reps; r++)); do
 		"$build/bench/mgbench" time "$out/native.$n" "$build/agent/modgate" policy check -q "$out/native.yaml"
 	done
-	sed "s/^/R native n=$n /" "$out/native.$n" >>"$out/native"
+	awk -v n="$n" '{ print "R native n=" n " rep=" NR - 1 " " $0 }' "$out/native.$n" >>"$out/native"
 done
 log=$out/$kernel.log
 "$here/scripts/vm/run-guest-test" --kernel "$kernel" --script "$here/bench/vm/policy_scale.sh" \
@@ -96,38 +96,51 @@ med() {
 	awk -v k="$1" -v n="n=$2" -v f="$3" '$2 == k && $3 == n { for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) print kv[2] } }' "$out/raw" |
 		sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# pr KIND_A FIELD_A KIND_B FIELD_B N [N_B]: the median over repetitions of A(N) / B(N_B), each
+# pair from the same repetition (measured back to back), so a change in the host's load between
+# repetitions does not land in the ratio.
+pr() {
+	awk -v ka="$1" -v fa="$2" -v kb="$3" -v fb="$4" -v n="n=$5" -v nb="n=${6:-$5}" '
+		function get(f, i, kv) { for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) return kv[2] } }
+		$2 == ka && $3 == n { a[$4] = get(fa) }
+		$2 == kb && $3 == nb { b[$4] = get(fb) }
+		END { for (r in a) if ((r in b) && b[r] > 0) print a[r] / b[r] }' "$out/raw" |
+		sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
+}
 first() { awk -v k="$1" -v n="n=$2" -v f="$3" '$2 == k && $3 == n { for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) { print kv[2]; exit } } }' "$out/raw"; }
 fmt() { awk -v v="$1" -v d="${2:-2}" 'BEGIN { printf "%.*f", d, v }'; }
 ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (b > 0) printf "%.*f", d, a / b; else print "n/a" }'; }
 base=${sizes%% *}
 
 echo
-echo "Load time: \`modgate run\` start to ready, \`modgate apply\` round trip, and the baselines (seconds, median):"
+echo "Load time (seconds, median): sha256sum and \`modgate policy check\` of the file, \`modgate run\` from start"
+echo "to ready, \`modgate apply\` round trip; ratios are medians of per-repetition ratios. The baseline apply is"
+echo "one of the $base-hash policy against the same agent just before."
 echo
-echo '| synthetic hashes | file (MiB) | sha256sum | policy check | run → ready | apply | run → ready / check | apply / check | run → ready / same at 0 | apply / same at 0 | policy check on the host, native | guest check / native |'
+echo '| synthetic hashes | file (MiB) | sha256sum | policy check | run → ready | apply | run → ready / check | apply / check | run → ready / same at '"$base"' | apply / apply of '"$base"' | policy check on the host, native | guest check / native |'
 echo '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 for n in $sizes; do
-	s=$(med sha256sum "$n" wall) c=$(med check "$n" wall) st=$(med startup "$n" wall) ap=$(med apply "$n" wall) nat=$(med native "$n" wall)
-	echo "| $n | $(fmt "$(awk -v b="$(first file "$n" bytes)" 'BEGIN { print b / 1048576 }')" 2) | $(fmt "$s" 3) | $(fmt "$c" 3) | $(fmt "$st" 2) | $(fmt "$ap" 3) | $(ratio "$st" "$c") | $(ratio "$ap" "$c") | $(ratio "$st" "$(med startup "$base" wall)") | $(ratio "$ap" "$(med apply "$base" wall)") | $(fmt "$nat" 3) | $(ratio "$c" "$nat" 1) |"
+	echo "| $n | $(fmt "$(awk -v b="$(first file "$n" bytes)" 'BEGIN { print b / 1048576 }')" 2) | $(fmt "$(med sha256sum "$n" wall)" 3) | $(fmt "$(med check "$n" wall)" 3) | $(fmt "$(med startup "$n" wall)" 2) | $(fmt "$(med apply "$n" wall)" 3) | $(pr startup wall check wall "$n") | $(pr apply wall check wall "$n") | $(pr startup wall startup wall "$n" "$base") | $(pr apply wall apply0 wall "$n") | $(fmt "$(med native "$n" wall)" 3) | $(pr check wall native wall "$n") |"
 done
 
 echo
-echo "Kernel side of one apply, from the bpf() tracepoints (microseconds, median):"
+echo "Kernel side of one apply, from the bpf() tracepoints (microseconds, median); the baseline is the traced"
+echo "apply of the $base-hash policy just before:"
 echo
-echo '| synthetic hashes | records | map create | fill, wall | fill, in bpf() | freeze | swap (outer update) | create → swap | swap / same at 0 |'
+echo '| synthetic hashes | records | map create | fill, wall | fill, in bpf() | freeze | swap (outer update) | create → swap | swap / baseline swap | create → swap / baseline |'
+echo '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+for n in $sizes; do
+	echo "| $n | $(first swap "$n" updates) | $(fmt "$(med swap "$n" create_us)" 0) | $(fmt "$(med swap "$n" fill_wall_us)" 0) | $(fmt "$(med swap "$n" fill_kernel_us)" 0) | $(fmt "$(med swap "$n" freeze_us)" 0) | $(fmt "$(med swap "$n" swap_us)" 0) | $(fmt "$(med swap "$n" create_to_swap_us)" 0) | $(pr swap swap_us swap0 swap_us "$n") | $(pr swap create_to_swap_us swap0 create_to_swap_us "$n") |"
+done
+
+echo
+echo "Memory: the policy map as bpftool shows it once the agent is ready, and the agent (KiB, median):"
+echo
+echo '| synthetic hashes | max_entries | memlock (B) | memlock / entry (B) | memlock / (entries × 96 B of key+value) | agent VmRSS after ready | agent VmHWM after ready | agent VmRSS after the apply | VmRSS after ready / same at '"$base"' |'
 echo '|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 for n in $sizes; do
-	echo "| $n | $(first swap "$n" updates) | $(fmt "$(med swap "$n" create_us)" 0) | $(fmt "$(med swap "$n" fill_wall_us)" 0) | $(fmt "$(med swap "$n" fill_kernel_us)" 0) | $(fmt "$(med swap "$n" freeze_us)" 0) | $(fmt "$(med swap "$n" swap_us)" 0) | $(fmt "$(med swap "$n" create_to_swap_us)" 0) | $(ratio "$(med swap "$n" swap_us)" "$(med swap "$base" swap_us)") |"
-done
-
-echo
-echo "Memory: the policy map (bpftool map show after the apply) and the agent (KiB):"
-echo
-echo '| synthetic hashes | max_entries | memlock (B) | memlock / entry (B) | memlock / (entries × 96 B of key+value) | agent VmRSS after apply | agent VmRSS after ready | agent VmHWM after ready |'
-echo '|---:|---:|---:|---:|---:|---:|---:|---:|'
-for n in $sizes; do
-	e=$(first mapmem_apply "$n" max_entries) m=$(first mapmem_apply "$n" memlock)
-	echo "| $n | $e | $m | $(ratio "$m" "$e" 0) | $(ratio "$m" "$((e * 96))") | $(first apply "$n" rss_kib) | $(med startup "$n" rss_kib) | $(med startup "$n" hwm_kib) |"
+	e=$(first mapmem "$n" max_entries) m=$(first mapmem "$n" memlock)
+	echo "| $n | $e | $m | $(ratio "$m" "$e" 0) | $(ratio "$m" "$((e * 96))") | $(med startup "$n" rss_kib) | $(med startup "$n" hwm_kib) | $(med apply "$n" rss_kib) | $(pr startup rss_kib startup rss_kib "$n" "$base") |"
 done
 
 echo

@@ -62,13 +62,28 @@ out idle secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
 
 # 2. Storms: ATTEMPTS denied finit_module calls of crc7 (unlisted) from one process, with the agent
 # running, then the same with the agent stopped (its pinned programs still deny and count; the
-# ring buffer fills and the rest are counted as lost). Alternated REPS times.
-r=0
-while [ "$r" -lt "$REPS" ]; do
-	[ "$r" -gt 0 ] && start_agent # adopts the pinned programs and drains what they left
+# ring buffer fills and the rest are counted as lost). Alternated REPS times. The agent started
+# after a stopped storm drains what the ring buffer kept: with the kernel's counters from before
+# the storm, that accounts for the stopped storm too.
+# restarted REP: starts an agent on the pinned programs and reports the previous stopped storm.
+restarted() {
+	start_agent
 	settle
 	k0=$(kernel_counts)
 	w0=$(written)
+	out noagent_counts rep="$1" kernel_deny=$(($(field kernel_deny "$k0") - $(field kernel_deny "$k1"))) \
+		events_lost=$(($(field events_lost "$k0") - $(field events_lost "$k1"))) \
+		lines_deny="$(field lines_deny "$w0")"
+}
+r=0
+while [ "$r" -lt "$REPS" ]; do
+	if [ "$r" -gt 0 ]; then
+		restarted $((r - 1))
+	else
+		settle
+		k0=$(kernel_counts)
+		w0=$(written)
+	fi
 	p0=$("$MB" proc "$AGENT_PID")
 	s0=$(sys_ticks)
 	"$MB" storm "$crc7" "$ATTEMPTS" $flag >/tmp/storm.out || fail "storm: $(cat /tmp/storm.out)"
@@ -95,5 +110,6 @@ while [ "$r" -lt "$REPS" ]; do
 		guest_busy_ticks=$(($(field busy "$s1") - $(field busy "$s0")))
 	r=$((r + 1))
 done
-disarm_agent
+restarted $((r - 1))
+stop_agent
 echo "BENCH-DONE"

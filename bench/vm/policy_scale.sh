@@ -1,6 +1,6 @@
 # Guest half of bench/vm_policy_scale.sh (read that first). POSIX sh, run by dash in the VM.
 # /bench/params sets SIZES and REPS; /bench/p_N.yaml holds N random hashes. Every figure goes to
-# the console as one "R <what> key=value..." line; the host turns them into the tables.
+# the console as one "R <what> n=N rep=R key=value..." line; the host turns them into the tables.
 # shellcheck disable=SC1091,SC2046,SC2086 # guest paths; word splitting of key=value lists is wanted
 . /scenarios/lib.sh
 . /bench/params
@@ -18,91 +18,23 @@ map_mem() {
 		END { sub("B$", "", m); print "max_entries=" e " memlock=" m }'
 }
 
-crc7=$(modfile crc7)
-flag=
-is_compressed "$crc7" && flag=--compressed
-# Each synthetic policy also lists dummy, so a load shows the big policy really is in force.
-policy_modules dummy | sed 1d >/tmp/dummy.entries
-for n in $SIZES; do
-	cat "/bench/p_$n.yaml" /tmp/dummy.entries >"/tmp/p_$n.yaml"
-	out file n="$n" bytes="$(wc -c <"/tmp/p_$n.yaml")"
-done
-echo "guest: $(nproc) CPU, $(sed -n 's/^MemTotal: *//p' /proc/meminfo), kernel $(uname -r)"
-
-# 1. Baselines: hashing and parsing the same files, no agent involved.
-for n in $SIZES; do
-	r=0
-	while [ "$r" -lt "$REPS" ]; do
-		"$MB" time /tmp/t.sha sha256sum "/tmp/p_$n.yaml" >/dev/null || fail "sha256sum"
-		"$MB" time /tmp/t.chk "$MODGATE" policy check -q "/tmp/p_$n.yaml" || fail "policy check of $n"
-		r=$((r + 1))
-	done
-	sed "s/^/R sha256sum n=$n /" /tmp/t.sha
-	sed "s/^/R check n=$n /" /tmp/t.chk
-	rm -f /tmp/t.sha /tmp/t.chk
-done
-
-# 2. `modgate run` from start to "ready", each size on a clean slate (nothing pinned).
-r=0
-while [ "$r" -lt "$REPS" ]; do
-	for n in $SIZES; do
-		: >"$EVENTS"
-		: >"$AGENT_ERR"
-		t0=$("$MB" now)
-		"$MODGATE" run --policy "/tmp/p_$n.yaml" --events "$EVENTS" 2>"$AGENT_ERR" &
-		AGENT_PID=$!
-		t1=$("$MB" wait-line "$AGENT_ERR" "modgate: ready:" "$AGENT_PID" 1800) ||
-			fail "agent with $n synthetic entries not ready"
-		out startup n="$n" rep="$r" wall="$(secs "$t0" "$t1")" $("$MB" proc "$AGENT_PID")
-		if [ "$r" -eq 0 ]; then
-			out mapmem_startup n="$n" $(map_mem)
-			# The policy in force decides: dummy is listed, crc7 is not.
-			"$LOADMOD" finit "$(modfile dummy)" $flag >/dev/null || fail "dummy refused under $n"
-			"$LOADMOD" delete dummy >/dev/null || fail "cannot unload dummy"
-			"$LOADMOD" finit "$crc7" $flag >/dev/null
-			[ $? -eq "$EPERM" ] || fail "crc7 not denied under $n"
-			[ "$n" = "$(echo "$SIZES" | cut -d' ' -f1)" ] && { echo "--- bpftool map show"; bpftool map show; }
-		fi
-		stop_agent
-	done
-	r=$((r + 1))
-done
-
-# 3. `modgate apply` round trips against one running agent, sizes in turn, each replacing the last.
-first=$(echo "$SIZES" | cut -d' ' -f1)
-start_agent "/tmp/p_$first.yaml"
-v=2
-r=0
-while [ "$r" -lt "$REPS" ]; do
-	for n in $SIZES; do
-		setver "/tmp/p_$n.yaml" "$v" /tmp/next.yaml
-		"$MB" time /tmp/t.apply "$MODGATE" apply /tmp/next.yaml >/dev/null || fail "apply of $n"
-		# The agent trims its heap after it has replied; a status round trip comes after that.
-		"$MODGATE" status >/dev/null || fail "status"
-		out apply n="$n" rep="$r" $(tail -n1 /tmp/t.apply) $("$MB" proc "$AGENT_PID")
-		[ "$r" -eq 0 ] && out mapmem_apply n="$n" $(map_mem)
-		v=$((v + 1))
-	done
-	r=$((r + 1))
-done
-
-# 4. The kernel's side of an apply, from the bpf() syscalls' own tracepoints: map creation, the
-# fill, the freeze, and the swap itself (the one update of the outer slot after the freeze). The
-# trace clock is CLOCK_MONOTONIC, the clock of `mgbench now` and of the storm's log below.
+# The bpf() syscalls of the agent, from their own tracepoints, on CLOCK_MONOTONIC (the clock of
+# `mgbench now` and of the storm's log). The buffer must hold a 100 k apply: ~200 k records.
 echo 0 >"$TRACE/tracing_on"
 echo 0 >"$TRACE/options/overwrite"
 echo mono >"$TRACE/trace_clock"
 echo 32768 >"$TRACE/buffer_size_kb"
-for ev in sys_enter_bpf sys_exit_bpf; do
-	echo "common_pid == $AGENT_PID" >"$TRACE/events/syscalls/$ev/filter"
-	echo 1 >"$TRACE/events/syscalls/$ev/enable"
-done
-# traced_apply N: applies p_N as version $v (and counts $v up) under the trace; writes the
-# kernel-side figures to /tmp/traced, with k0/k1, the monotonic times of the creation's entry and
-# the swap's return.
+trace_agent() {
+	for ev in sys_enter_bpf sys_exit_bpf; do
+		echo "common_pid == $AGENT_PID" >"$TRACE/events/syscalls/$ev/filter"
+		echo 1 >"$TRACE/events/syscalls/$ev/enable"
+	done
+}
+# traced_apply N VERSION: applies p_N as VERSION under the trace; writes the kernel side to
+# /tmp/traced: map creation, the fill, the freeze and the swap itself (the one update of the
+# outer slot after the freeze), with k0/k1, the times of the creation's entry and the swap's return.
 traced_apply() {
-	setver "/tmp/p_$1.yaml" "$v" /tmp/next.yaml
-	v=$((v + 1))
+	setver "/tmp/p_$1.yaml" "$2" /tmp/next.yaml
 	echo >"$TRACE/trace"
 	echo 1 >"$TRACE/tracing_on"
 	"$MODGATE" apply /tmp/next.yaml >/dev/null || fail "apply of $1 (traced)"
@@ -127,21 +59,82 @@ traced_apply() {
 	[ "$res" != none ] || fail "no swap in the trace of the apply of $1: $(grep -v "cmd: 1,\|^#" "$TRACE/trace" | head -n 80)"
 	echo "$res" >/tmp/traced
 }
+
+crc7=$(modfile crc7)
+flag=
+is_compressed "$crc7" && flag=--compressed
+# Each synthetic policy also lists dummy, so a load shows the big policy really is in force.
+policy_modules dummy | sed 1d >/tmp/dummy.entries
+for n in $SIZES; do
+	cat "/bench/p_$n.yaml" /tmp/dummy.entries >"/tmp/p_$n.yaml"
+	out file n="$n" bytes="$(wc -c <"/tmp/p_$n.yaml")"
+done
+echo "guest: $(nproc) CPU, $(sed -n 's/^MemTotal: *//p' /proc/meminfo), kernel $(uname -r)"
+first=$(echo "$SIZES" | cut -d' ' -f1)
+
+# 1. Per repetition and size, back to back so that the host's load is about the same for a figure
+# and its baselines: sha256sum and `policy check` of the file; `modgate run` from its start to
+# "ready" on a clean slate; then against that agent an apply of the smallest policy (the baseline
+# apply) and one of p_N again (the measured one, replacing a small map as in a real update), the
+# agent's memory once it has trimmed; and the same two applies under the trace.
 r=0
 while [ "$r" -lt "$REPS" ]; do
 	for n in $SIZES; do
-		traced_apply "$n"
+		"$MB" time /tmp/t "sha256sum" "/tmp/p_$n.yaml" >/dev/null || fail "sha256sum"
+		out sha256sum n="$n" rep="$r" $(cat /tmp/t)
+		rm /tmp/t
+		"$MB" time /tmp/t "$MODGATE" policy check -q "/tmp/p_$n.yaml" || fail "policy check of $n"
+		out check n="$n" rep="$r" $(cat /tmp/t)
+		rm /tmp/t
+
+		: >"$EVENTS"
+		: >"$AGENT_ERR"
+		t0=$("$MB" now)
+		"$MODGATE" run --policy "/tmp/p_$n.yaml" --events "$EVENTS" 2>"$AGENT_ERR" &
+		AGENT_PID=$!
+		t1=$("$MB" wait-line "$AGENT_ERR" "modgate: ready:" "$AGENT_PID" 1800) ||
+			fail "agent with $n synthetic entries not ready"
+		out startup n="$n" rep="$r" wall="$(secs "$t0" "$t1")" $("$MB" proc "$AGENT_PID")
+		if [ "$r" -eq 0 ]; then
+			out mapmem n="$n" rep="$r" $(map_mem)
+			# The policy in force decides: dummy is listed, crc7 is not.
+			"$LOADMOD" finit "$(modfile dummy)" $flag >/dev/null || fail "dummy refused under $n"
+			"$LOADMOD" delete dummy >/dev/null || fail "cannot unload dummy"
+			"$LOADMOD" finit "$crc7" $flag >/dev/null
+			[ $? -eq "$EPERM" ] || fail "crc7 not denied under $n"
+			[ "$n" = "$first" ] && { echo "--- bpftool map show"; bpftool map show; }
+		fi
+
+		setver "/tmp/p_$first.yaml" 2 /tmp/next.yaml
+		"$MB" time /tmp/t "$MODGATE" apply /tmp/next.yaml >/dev/null || fail "apply of $first"
+		out apply0 n="$n" rep="$r" $(cat /tmp/t)
+		rm /tmp/t
+		setver "/tmp/p_$n.yaml" 3 /tmp/next.yaml
+		"$MB" time /tmp/t "$MODGATE" apply /tmp/next.yaml >/dev/null || fail "apply of $n"
+		# The agent trims its heap after it has replied; a status round trip comes after that.
+		"$MODGATE" status >/dev/null || fail "status"
+		out apply n="$n" rep="$r" $(cat /tmp/t) $("$MB" proc "$AGENT_PID")
+		rm /tmp/t
+
+		trace_agent
+		traced_apply "$first" 4
+		out swap0 n="$n" rep="$r" $(cat /tmp/traced)
+		traced_apply "$n" 5
 		out swap n="$n" rep="$r" $(cat /tmp/traced)
+		stop_agent
 	done
 	r=$((r + 1))
 done
 
-# 5. No gap: denied loads of crc7 keep coming back decided while policies are swapped. The storm
+# 2. No gap: denied loads of crc7 keep coming back decided while policies are swapped. The storm
 # logs the return time of every attempt; the gaps inside each apply (the whole round trip, and its
 # kernel side from the trace) are compared with the gaps of the quiet stretches around them. The
 # largest size here is at most 10 k: the storm halves the agent's CPU, and under TCG a 100 k apply
 # would then outlast the 120 s `modgate apply` waits for the agent's reply.
 big=$(echo "$SIZES" | tr ' ' '\n' | awk '$1 <= 10000' | tail -n1)
+start_agent "/tmp/p_$first.yaml"
+trace_agent
+v=2
 "$MB" storm "$crc7" 0 $flag --log /tmp/storm.log >/tmp/storm.out &
 storm=$!
 sleep 3
@@ -150,8 +143,9 @@ r=0
 while [ "$r" -lt "$REPS" ]; do
 	for n in "$big" "$first"; do
 		a0=$("$MB" now)
-		traced_apply "$n"
+		traced_apply "$n" "$v"
 		a1=$("$MB" now)
+		v=$((v + 1))
 		echo "$n $a0 $a1 $(tr ' ' '\n' </tmp/traced | sed -n 's/^k[01]=//p' | tr '\n' ' ')" >>/tmp/windows
 		sleep 2
 	done
