@@ -27,6 +27,8 @@ for want in \
 	"- /usr/share/modgate/hooks/webhook" \
 	"- /usr/share/doc/modgate/copyright" \
 	"- /usr/share/doc/modgate/changelog.gz" \
+	"- /usr/share/man/man8/modgate.8.gz" \
+	"- /usr/share/bash-completion/completions/modgate" \
 	"- /usr/share/doc/modgate/README.md"; do
 	grep -qxF -- "$want" "$tmp/contents" || bad "missing $want"
 done
