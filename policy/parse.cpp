@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -11,7 +12,9 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -118,8 +121,11 @@ class Parser {
 template <typename F>
 void Parser::for_each_key(const YAML::Node& map, std::string_view where, F&& f) {
   std::map<std::string, int> seen;
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& k = it->first;
+  // Not `it->first`: yaml-cpp's iterator returns its key/value pair through a temporary proxy, so a
+  // reference to it->first dangles after that statement (ASan: stack-use-after-scope, found by
+  // tests/fuzz/policy_fuzz.cpp). The range-for binds the pair itself for the whole iteration.
+  for (const auto& kv : map) {
+    const YAML::Node& k = kv.first;
     if (!k.IsScalar()) {
       error(k, "keys in " + std::string(where) + " must be plain names, got " +
                    std::string(kind_name(k)));
@@ -132,7 +138,7 @@ void Parser::for_each_key(const YAML::Node& map, std::string_view where, F&& f) 
                    std::to_string(pos->second) + ")");
       continue;
     }
-    f(name, k, it->second);
+    f(name, k, kv.second);
   }
 }
 
@@ -620,6 +626,71 @@ std::string format(const std::string& filename, std::vector<Diag> diags) {
   return out;
 }
 
+// Events of one YAML document, as much as the document check below needs.
+class DocumentScan : public YAML::EventHandler {
+ public:
+  YAML::Mark start;
+  int events = 0;
+  std::optional<YAML::Mark> only_null;  // the document is a single null at this mark
+
+  void reset() {
+    events = 0;
+    only_null.reset();
+  }
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override {
+    if (events++ == 0) only_null = mark;
+  }
+  void OnAlias(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override { ++events; }
+  void OnScalar(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                const std::string& /*value*/) override {
+    ++events;
+  }
+  void OnSequenceStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/,
+                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {
+    ++events;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                  YAML::EmitterStyle::value /*style*/) override {
+    ++events;
+  }
+  void OnMapEnd() override {}
+};
+
+// Documents in the text, counted to two: a policy needs to know only whether there is more than
+// one. Not YAML::LoadAll: in yaml-cpp 0.7 a stray ',', ']' or '}' outside any collection makes
+// the parser report an empty document without consuming the token, and LoadAll then appends
+// empty documents until memory runs out (fixed upstream in yaml-cpp PR #1319; found by
+// tests/fuzz/policy_fuzz.cpp). Such a token is reported here as the syntax error it is.
+// Returns the count (0, 1 or 2), or -1 after adding a diagnostic for a stray token. Throws what
+// yaml-cpp's parser throws.
+int check_documents(std::string_view text, std::vector<Diag>& diags) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentScan scan;
+  int docs = 0;
+  for (; docs < 2; ++docs) {
+    scan.reset();
+    if (!parser.HandleNextDocument(scan)) break;
+    if (scan.events == 1 && scan.only_null && scan.only_null->pos >= 0 &&
+        static_cast<std::size_t>(scan.only_null->pos) < text.size()) {
+      char c = text[static_cast<std::size_t>(scan.only_null->pos)];
+      if (c == ',' || c == ']' || c == '}') {
+        diags.push_back(
+            {scan.only_null->line + 1, scan.only_null->column + 1,
+             std::string("YAML syntax error: unexpected '") + c + "' outside any flow collection"});
+        return -1;
+      }
+    }
+    if (docs == 1)
+      diags.push_back({scan.start.line + 1, scan.start.column + 1,
+                       "a second YAML document; a policy file holds exactly one"});
+  }
+  return docs;
+}
+
 }  // namespace
 
 Result<Policy> parse_policy(std::string_view text, const std::string& filename) {
@@ -629,9 +700,12 @@ Result<Policy> parse_policy(std::string_view text, const std::string& filename) 
                  std::to_string(kMaxPolicyBytes >> 20) + " MiB a policy may be"};
   if (!prescan(text, diags)) return Error{format(filename, std::move(diags))};
 
-  std::vector<YAML::Node> docs;
+  YAML::Node root;
+  int docs = 0;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    docs = check_documents(text, diags);
+    if (docs < 0) return Error{format(filename, std::move(diags))};
+    if (docs > 0) root = YAML::Load(std::string(text));
   } catch (const YAML::DeepRecursion& e) {
     diags.push_back({e.mark.line + 1, e.mark.column + 1,
                      "nested too deeply for the YAML parser; a policy needs four levels"});
@@ -651,18 +725,14 @@ Result<Policy> parse_policy(std::string_view text, const std::string& filename) 
     diags.push_back(std::move(d));
     return Error{format(filename, std::move(diags))};
   }
-  if (docs.empty()) {
+  if (docs == 0) {
     diags.push_back({0, 0, "is empty; a policy needs at least 'version' and 'mode'"});
     return Error{format(filename, std::move(diags))};
-  }
-  if (docs.size() > 1) {
-    diags.push_back({docs[1].Mark().line + 1, docs[1].Mark().column + 1,
-                     "a second YAML document; a policy file holds exactly one"});
   }
 
   Policy p;
   Parser parser(diags);
-  parser.parse_root(docs[0], p);
+  parser.parse_root(root, p);
   if (!diags.empty()) return Error{format(filename, std::move(diags))};
   p.digest = policy_digest(p);
   return p;

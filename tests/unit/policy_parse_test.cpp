@@ -299,6 +299,19 @@ TEST(PolicyParse, SecondDocumentIsAnError) {
               HasSubstr("a second YAML document; a policy file holds exactly one"));
 }
 
+// yaml-cpp 0.7's LoadAll never returned on these (it appended empty documents until memory ran
+// out); found by tests/fuzz/policy_fuzz.cpp. Each must be one syntax error naming the token.
+TEST(PolicyParse, StrayFlowTokenIsASyntaxErrorNotAHang) {
+  EXPECT_EQ(errors("{version: 1, mode: enforce},\n"),
+            "p.yaml:1:28: YAML syntax error: unexpected ',' outside any flow collection");
+  EXPECT_EQ(errors(","),
+            "p.yaml:1:1: YAML syntax error: unexpected ',' outside any flow collection");
+  EXPECT_EQ(errors("[version, 1]\n,\n"),
+            "p.yaml:2:1: YAML syntax error: unexpected ',' outside any flow collection");
+  // A stray ']' or '}' is caught by yaml-cpp's scanner, with its own message.
+  EXPECT_EQ(errors("{version: 1}\n}\n"), "p.yaml:2:1: YAML syntax error: illegal flow end");
+}
+
 TEST(PolicyParse, NonStandardTagIsAnError) {
   EXPECT_THAT(errors("version: 1\nmode: !custom dry-run\n"),
               HasSubstr("p.yaml:2:7: 'mode': unsupported tag '!custom'"));
