@@ -16,7 +16,9 @@ Runner register_completion(CLI::App& app) {
       "Examples:\n  modgate completion bash > /etc/bash_completion.d/modgate\n"
       "  source <(modgate completion bash)");
   CLI::App* root = &app;
-  return [root] {
+  // The runner holds the option's storage: CLI11 writes into it when the command line is parsed,
+  // after this function has returned.
+  return [root, shell] {
     std::cout << bash_completion(*root);
     return kExitOk;
   };
