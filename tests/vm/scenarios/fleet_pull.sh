@@ -120,8 +120,11 @@ AGENT_ARGS="--trust /etc/modgate/trust --pull $(https_url status/500) --ca $HTTP
 start_agent
 pull_fails_with "HTTP 500" "HTTP 500"
 kill_agent
-# Accepts the connection and never sends a byte (its stdin is a pipe nobody writes).
-sleep 3600 | nc -l -p 9444 >/dev/null 2>&1 &
+# Accepts every connection and never sends a byte. Persistent (-ll): a one-shot listener exits
+# after the first timed-out pull, so the retry would see "connection refused" and overwrite the
+# timeout this checks for.
+printf '#!/bin/sh\nexec sleep 3600\n' >/tmp/silent && chmod +x /tmp/silent
+nc -ll -p 9444 -e /tmp/silent >/dev/null 2>&1 &
 NC_PID=$!
 AGENT_ARGS="--trust /etc/modgate/trust --pull https://127.0.0.1:9444/fleet.bundle --ca $HTTPS_CA --interval 2 --state-dir /var/lib/modgate --metrics-file /tmp/metrics/modgate.prom"
 start_agent
