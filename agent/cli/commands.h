@@ -5,8 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <functional>
-#include <string>
 #include <optional>
+#include <string>
 
 namespace modgate::cli {
 
@@ -25,6 +25,15 @@ inline CLI::Option* add_duration_option(CLI::App* cmd, const std::string& name,
           CLI::AsNumberWithUnit(std::map<std::string, long>{{"s", 1}, {"min", 60}, {"h", 3600}},
                                 CLI::AsNumberWithUnit::CASE_SENSITIVE)
               .description(""))
+      // AsNumberWithUnit reads a bare unit ("s") as 1 of it; a typo must not become a setting.
+      // CLI11 runs the transform added last first, so this sees the text as typed.
+      ->transform(CLI::Validator(
+          [](std::string& s) {
+            return !s.empty() && s[0] >= '0' && s[0] <= '9'
+                       ? std::string{}
+                       : "'" + s + "' does not start with a number";
+          },
+          ""))
       ->check(CLI::Range(1L, 7L * 24 * 3600).description(""))
       ->type_name("DURATION");
 }

@@ -20,6 +20,7 @@
 
 #include "agent/cli/commands.h"
 #include "agent/cli/style.h"
+#include "agent/util/atomic_file.h"
 #include "policy/bundle.h"
 #include "policy/diff.h"
 #include "policy/init.h"
@@ -198,25 +199,6 @@ int run_diff(const PolicyOptions& o) {
   return kExitOk;
 }
 
-// Written next to the target and renamed over it, so a reader never sees half a policy.
-Result<Ok> write_file_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return Error{"cannot write " + tmp};
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Error{"cannot rename " + tmp + " to " + path};
-  }
-  return Ok{};
-}
-
 int run_init(const PolicyOptions& o) {
   policy::InitOptions io;
   io.mode = o.init_mode == "enforce" ? policy::Mode::kEnforce : policy::Mode::kDryRun;
@@ -273,7 +255,7 @@ int run_init(const PolicyOptions& o) {
   }
   if (o.init_output.empty() || o.init_output == "-") {
     std::cout << yaml;
-  } else if (auto w = write_file_atomically(o.init_output, yaml); !w) {
+  } else if (auto w = write_atomically(o.init_output, yaml, 0644); !w) {
     std::cerr << "modgate policy init: " << w.error().message << "\n";
     return kExitFailure;
   }
@@ -321,7 +303,7 @@ int run_suggest(const PolicyOptions& o) {
     std::cout << j.dump(2) << "\n";
     if (r.suggestions.empty() || o.suggest_output.empty() || o.suggest_output == "-")
       return kExitOk;
-    if (auto w = write_file_atomically(o.suggest_output, policy::policy_to_yaml(r.proposed, {}));
+    if (auto w = write_atomically(o.suggest_output, policy::policy_to_yaml(r.proposed, {}), 0644);
         !w) {
       std::cerr << me << w.error().message << "\n";
       return kExitFailure;
@@ -368,7 +350,7 @@ int run_suggest(const PolicyOptions& o) {
 
   if (yaml_to_stdout) {
     std::cout << yaml;
-  } else if (auto w = write_file_atomically(o.suggest_output, yaml); !w) {
+  } else if (auto w = write_atomically(o.suggest_output, yaml, 0644); !w) {
     std::cerr << me << w.error().message << "\n";
     return kExitFailure;
   }

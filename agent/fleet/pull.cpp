@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -441,31 +440,6 @@ milliseconds next_delay(const PullConfig& config, unsigned consecutive_failures,
   const double r = std::clamp(random01, 0.0, 1.0);
   const double delay = base * (1.0 + j * (2.0 * r - 1.0));
   return milliseconds{std::max<milliseconds::rep>(1, std::llround(delay))};
-}
-
-Result<seconds> parse_duration(std::string_view text) {
-  auto bad = [&] {
-    return Error{"'" + one_line(text) + "' is not a duration (examples: 90s, 15m, 1h, 1d)"};
-  };
-  std::uint64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || end == text.data()) return bad();
-  std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
-  std::uint64_t scale = 0;
-  if (unit.empty() || unit == "s") {
-    scale = 1;
-  } else if (unit == "m") {
-    scale = 60;
-  } else if (unit == "h") {
-    scale = 3600;
-  } else if (unit == "d") {
-    scale = 86400;
-  } else {
-    return bad();
-  }
-  // Ten years is beyond any sensible poll setting and keeps every later sum far from overflow.
-  if (n > 315'360'000 / scale) return Error{"'" + one_line(text) + "' is too long a duration"};
-  return seconds{static_cast<seconds::rep>(n * scale)};
 }
 
 Result<std::unique_ptr<Puller>> Puller::create(PullConfig config) {

@@ -106,9 +106,6 @@ std::chrono::milliseconds initial_delay(const PullConfig& config, double random0
 std::chrono::milliseconds next_delay(const PullConfig& config, unsigned consecutive_failures,
                                      double random01);
 
-// "90", "90s", "15m", "1h", "1d" -> seconds (for --interval and friends).
-Result<std::chrono::seconds> parse_duration(std::string_view text);
-
 struct PullStats {
   std::uint64_t attempts = 0;  // requests started
   std::uint64_t failures_total = 0;

@@ -112,20 +112,6 @@ TEST(PullSchedule, FirstPollComesWithinSeconds) {
   EXPECT_EQ(initial_delay(c, 9.0), milliseconds{2'000});
 }
 
-TEST(PullSchedule, ParseDuration) {
-  EXPECT_EQ(*parse_duration("90"), seconds{90});
-  EXPECT_EQ(*parse_duration("90s"), seconds{90});
-  EXPECT_EQ(*parse_duration("15m"), seconds{900});
-  EXPECT_EQ(*parse_duration("1h"), seconds{3600});
-  EXPECT_EQ(*parse_duration("2d"), seconds{172'800});
-  for (const char* bad : {"", "s", "10x", "-5", "1.5m", " 5", "5 s", "1h30m"}) {
-    auto r = parse_duration(bad);
-    ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_THAT(r.error().message, HasSubstr("is not a duration")) << bad;
-  }
-  EXPECT_THAT(parse_duration("99999999999d").error().message, HasSubstr("too long"));
-}
-
 // ---- Configuration and URLs ----
 
 TEST(PullConfigCheck, OnlyHttpsUrls) {

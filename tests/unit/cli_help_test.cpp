@@ -11,7 +11,8 @@
 namespace modgate::cli {
 namespace {
 
-void collect(CLI::App* app, const std::string& path, std::vector<std::pair<std::string, CLI::App*>>& out) {
+void collect(CLI::App* app, const std::string& path,
+             std::vector<std::pair<std::string, CLI::App*>>& out) {
   for (CLI::App* sub : app->get_subcommands({})) {
     std::string p = path + " " + sub->get_name();
     out.emplace_back(p, sub);
@@ -67,6 +68,23 @@ TEST(CliHelp, ManPageDocumentsEveryCommandAndOption) {
           << path << " " << opt->get_name() << " is not in the man page";
     }
   }
+}
+
+// Every duration option shares one parser (commands.h add_duration_option): a unit defaults to
+// seconds, and anything outside 1 s .. 7 days, or not a single number with a unit, is refused.
+TEST(CliOptions, DurationsTakeOneUnitAndStayWithinAWeek) {
+  auto seconds_of = [](const std::string& text) -> long {
+    auto cli = make_cli();
+    cli->app.parse(std::vector<std::string>{text, "--interval", "run"});  // reversed argv
+    return cli->app.get_subcommand("run")->get_option("--interval")->as<long>();
+  };
+  EXPECT_EQ(seconds_of("90"), 90);
+  EXPECT_EQ(seconds_of("90s"), 90);
+  EXPECT_EQ(seconds_of("15min"), 900);
+  EXPECT_EQ(seconds_of("2h"), 7200);
+  EXPECT_EQ(seconds_of("168h"), 7 * 24 * 3600);
+  for (const char* bad : {"", "0", "-5", "10x", "1h30min", "169h", "1.5.2", "s"})
+    EXPECT_THROW(seconds_of(bad), CLI::ParseError) << "'" << bad << "' was accepted";
 }
 
 }  // namespace
