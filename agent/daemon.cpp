@@ -124,7 +124,7 @@ class Daemon {
   void note_preloaded();
   // Parsing a policy peaks at about 32 bytes of heap per byte of YAML (yaml-cpp's node tree), and
   // glibc keeps what was freed mapped: without a trim an agent that once parsed a 100 k-hash
-  // policy stays at ~330 MiB resident for good (docs/performance.md). Called once the apply and
+  // policy stays at ~320 MiB resident for good (docs/performance.md). Called once the apply and
   // its request are gone.
   void trim_after_apply() {
     if (!trim_due_) return;
