@@ -14,10 +14,11 @@ std::unique_ptr<Cli> make_cli() {
       "BPF LSM programs hash the exact bytes of every module load in the kernel and deny any\n"
       "whose SHA-256 is not on the policy's allowlist.");
   app.require_subcommand(1);
-  app.footer("Run 'modgate COMMAND --help' for a command's options and examples.\n"
-             "Exit status: 0 success, 1 failure or findings, 2 bad command line (docs/cli.md).");
-  for (auto reg : {register_version, register_hash, register_run, register_status,
-                   register_apply, register_disarm, register_policy, register_audit}) {
+  app.footer(
+      "Run 'modgate COMMAND --help' for a command's options and examples.\n"
+      "Exit status: 0 success, 1 failure or findings, 2 bad command line (docs/cli.md).");
+  for (auto reg : {register_version, register_hash, register_run, register_status, register_apply,
+                   register_disarm, register_policy, register_audit}) {
     Runner r = reg(app);
     cli->commands.emplace_back(app.get_subcommands({}).back(), std::move(r));
   }

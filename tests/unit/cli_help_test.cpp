@@ -10,7 +10,8 @@
 namespace modgate::cli {
 namespace {
 
-void collect(CLI::App* app, const std::string& path, std::vector<std::pair<std::string, CLI::App*>>& out) {
+void collect(CLI::App* app, const std::string& path,
+             std::vector<std::pair<std::string, CLI::App*>>& out) {
   for (CLI::App* sub : app->get_subcommands({})) {
     std::string p = path + " " + sub->get_name();
     out.emplace_back(p, sub);
