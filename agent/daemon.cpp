@@ -1,7 +1,6 @@
 #include "agent/daemon.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
@@ -10,12 +9,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -34,6 +34,11 @@ namespace modgate {
 namespace {
 
 using nlohmann::ordered_json;
+
+// The ABI header's stat indices are int arithmetic (it is C shared with the BPF side); named here
+// as the size_t indices they are into the stats array.
+constexpr std::size_t kStatRingbufLost = static_cast<std::size_t>(MG_STAT_RINGBUF_LOST);
+constexpr std::size_t kStatHashFailed = static_cast<std::size_t>(MG_STAT_HASH_FAILED);
 
 std::string errstr(int e) { return std::strerror(e); }
 
@@ -125,7 +130,7 @@ class Daemon {
   void accept_clients();
   void read_client(int fd);
   void finish_client(int fd, const ordered_json& reply);
-  ordered_json handle_request(const std::string& buf);
+  ordered_json handle_request(const std::string& req);
   int next_client_timeout_ms() const;
   void expire_clients();
   ordered_json status() const;
@@ -279,8 +284,8 @@ ordered_json Daemon::status() const {
         h[verdict_name(v)] = (*st)[hook * MG_VERDICT_COUNT + v];
       counters[hook_name(hook)] = h;
     }
-    lost = (*st)[MG_STAT_RINGBUF_LOST];
-    hash_failed = (*st)[MG_STAT_HASH_FAILED];
+    lost = (*st)[kStatRingbufLost];
+    hash_failed = (*st)[kStatHashFailed];
   }
   s["counters"] = counters;
   s["events_lost"] = lost;
@@ -438,8 +443,8 @@ void Daemon::print_counters() const {
       any = true;
     }
   }
-  std::cerr << (any ? "\n  " : " none; ") << "events lost=" << (*st)[MG_STAT_RINGBUF_LOST]
-            << " hash failures=" << (*st)[MG_STAT_HASH_FAILED] << std::endl;
+  std::cerr << (any ? "\n  " : " none; ") << "events lost=" << (*st)[kStatRingbufLost]
+            << " hash failures=" << (*st)[kStatHashFailed] << std::endl;
 }
 
 int Daemon::run() {
@@ -540,7 +545,7 @@ int Daemon::run() {
             << "; control socket " << o_.socket_path << std::endl;
 
   std::uint64_t lost_reported = 0;
-  if (auto st = enf_->stats(); st) lost_reported = (*st)[MG_STAT_RINGBUF_LOST];
+  if (auto st = enf_->stats(); st) lost_reported = (*st)[kStatRingbufLost];
   // When the watched directory has been quiet long enough to re-read the policy; max() = idle.
   auto watch_due = std::chrono::steady_clock::time_point::max();
   bool stop = false;
@@ -592,7 +597,7 @@ int Daemon::run() {
       reload_file("watch");
     }
     if (auto st = enf_->stats(); st) {
-      std::uint64_t lost = (*st)[MG_STAT_RINGBUF_LOST];
+      std::uint64_t lost = (*st)[kStatRingbufLost];
       if (lost > lost_reported) {
         writer_->write_lost(lost - lost_reported);
         lost_reported = lost;
