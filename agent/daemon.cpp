@@ -11,12 +11,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -42,6 +43,11 @@ namespace modgate {
 namespace {
 
 using nlohmann::ordered_json;
+
+// The ABI header's stat indices are int arithmetic (it is C shared with the BPF side); named here
+// as the size_t indices they are into the stats array.
+constexpr std::size_t kStatRingbufLost = static_cast<std::size_t>(MG_STAT_RINGBUF_LOST);
+constexpr std::size_t kStatHashFailed = static_cast<std::size_t>(MG_STAT_HASH_FAILED);
 
 std::string errstr(int e) { return std::strerror(e); }
 
@@ -108,7 +114,7 @@ class Daemon {
   void accept_clients();
   void read_client(int fd);
   void finish_client(int fd, const ordered_json& reply);
-  ordered_json handle_request(const std::string& buf);
+  ordered_json handle_request(const std::string& req);
   int next_client_timeout_ms() const;
   void expire_clients();
   ordered_json status() const;
@@ -426,8 +432,8 @@ ordered_json Daemon::status() const {
         h[verdict_name(v)] = (*st)[hook * MG_VERDICT_COUNT + v];
       counters[hook_name(hook)] = h;
     }
-    lost = (*st)[MG_STAT_RINGBUF_LOST];
-    hash_failed = (*st)[MG_STAT_HASH_FAILED];
+    lost = (*st)[kStatRingbufLost];
+    hash_failed = (*st)[kStatHashFailed];
     for (std::uint32_t op = 0; op < MG_TAMPER_COUNT; op++)
       tamper[tamper_op_name(op)] = (*st)[MG_STAT_TAMPER + op];
   }
@@ -607,8 +613,8 @@ void Daemon::print_counters() const {
       any = true;
     }
   }
-  std::cerr << (any ? "\n  " : " none; ") << "events lost=" << (*st)[MG_STAT_RINGBUF_LOST]
-            << " hash failures=" << (*st)[MG_STAT_HASH_FAILED] << std::endl;
+  std::cerr << (any ? "\n  " : " none; ") << "events lost=" << (*st)[kStatRingbufLost]
+            << " hash failures=" << (*st)[kStatHashFailed] << std::endl;
 }
 
 void Daemon::on_event(const mg_event& e) {
@@ -812,7 +818,7 @@ int Daemon::run() {
 
   write_metrics();
   std::uint64_t lost_reported = 0;
-  if (auto st = enf_->stats(); st) lost_reported = (*st)[MG_STAT_RINGBUF_LOST];
+  if (auto st = enf_->stats(); st) lost_reported = (*st)[kStatRingbufLost];
   // When the watched directory has been quiet long enough to re-read the policy; max() = idle.
   auto watch_due = std::chrono::steady_clock::time_point::max();
   bool stop = false;
@@ -874,7 +880,7 @@ int Daemon::run() {
       write_metrics();
     trim_after_apply();
     if (auto st = enf_->stats(); st) {
-      std::uint64_t lost = (*st)[MG_STAT_RINGBUF_LOST];
+      std::uint64_t lost = (*st)[kStatRingbufLost];
       if (lost > lost_reported) {
         writer_->write_lost(lost - lost_reported);
         lost_reported = lost;

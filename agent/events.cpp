@@ -1,8 +1,7 @@
 #include "agent/events.h"
 
-#include <time.h>
-
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -145,6 +146,7 @@ std::map<std::size_t, Measurement> spawn_scalar_child(const std::string& ia32cap
   }
   env_store.push_back("OPENSSL_ia32cap=" + ia32cap);
   std::vector<char*> envp;
+  envp.reserve(env_store.size() + 1);
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);
 
@@ -208,6 +210,13 @@ std::string size_name(std::size_t len) {
   return len >= kMiB ? std::to_string(len / kMiB) + " MiB" : std::to_string(len / kKiB) + " KiB";
 }
 
+// A repeat count; 0 (refused by the caller) when not a positive decimal number.
+int parse_count(std::string_view s) {
+  int n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  return ec == std::errc() && end == s.data() + s.size() && n > 0 ? n : 0;
+}
+
 int usage(const char* argv0, int status) {
   std::fprintf(status ? stderr : stdout,
                "usage: %s [--repeat N] [--best] [--ia32cap VALUE]\n"
@@ -223,12 +232,12 @@ int run(int argc, char** argv) {
   std::string ia32cap = kScalarIa32cap;
   if (argc == 4 && std::string_view(argv[1]) == kChildFlag) {
     g_best = std::string_view(argv[3]) == "best";
-    return run_child(std::atoi(argv[2]));
+    return run_child(parse_count(argv[2]));
   }
   for (int i = 1; i < argc; i++) {
     std::string_view a = argv[i];
     if (a == "--repeat" && i + 1 < argc) {
-      repeat = std::atoi(argv[++i]);
+      repeat = parse_count(argv[++i]);
     } else if (a == "--best") {
       g_best = true;
     } else if (a == "--ia32cap" && i + 1 < argc) {

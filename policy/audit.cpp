@@ -183,8 +183,11 @@ void inspect_file(AuditModule& m, const Policy* policy) {
     m.file_error = "cannot read " + *m.file;
     return;
   }
-  std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(text->data()),
-                                      text->size());
+  // Through a reference: clang-analyzer (cplusplus.InnerPointer) takes an optional::operator->
+  // between data() and size() for a reallocation of the string.
+  const std::string& file_bytes = *text;
+  std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(file_bytes.data()),
+                                      file_bytes.size());
   Sha256 file_hash = sha256(bytes);
   m.sha256 = to_hex(file_hash);
   std::vector<std::uint8_t> payload;
@@ -241,8 +244,9 @@ void audit_certs(AuditReport& r, const std::string& dir, std::int64_t now) {
     if (!text) {
       s.error = "cannot read it, or it is larger than 1 MiB";
     } else {
-      auto cert =
-          parse_certificate({reinterpret_cast<const std::uint8_t*>(text->data()), text->size()});
+      const std::string& cert_bytes = *text;  // see inspect_file on the reference
+      auto cert = parse_certificate(
+          {reinterpret_cast<const std::uint8_t*>(cert_bytes.data()), cert_bytes.size()});
       if (!cert) {
         s.error = cert.error().message;
       } else {
@@ -473,18 +477,18 @@ Result<AuditReport> run_audit(const AuditOptions& o) {
     s.blacklisted = mp.blacklisted.count(n) > 0;
     std::string subject = "cis:" + s.name;
     if (s.loaded) {
-      s.findings.push_back("cis-loaded");
+      s.findings.emplace_back("cis-loaded");
       add_finding(r, nullptr, subject, "cis-loaded",
                   s.name + " is loaded; CIS " + s.section + " says it should not be available");
     }
     if (s.loadable && !s.install_disabled) {
-      s.findings.push_back("cis-loadable");
+      s.findings.emplace_back("cis-loadable");
       add_finding(r, nullptr, subject, "cis-loadable",
                   s.name + " is in the module tree and modprobe.d has no 'install " + s.name +
                       " /bin/false' (CIS " + s.section + ")");
     }
     if (s.loadable && !s.blacklisted) {
-      s.findings.push_back("cis-not-blacklisted");
+      s.findings.emplace_back("cis-not-blacklisted");
       add_finding(r, nullptr, subject, "cis-not-blacklisted",
                   s.name + " is in the module tree and modprobe.d has no 'blacklist " + s.name +
                       "' (CIS " + s.section + ")");

@@ -60,11 +60,11 @@ PolicyDiff diff_policies(const Policy& a, const Policy& b) {
     }
     const ModuleEntry& n = *it->second;
     PolicyDiff::Changed c{*m, n, {}};
-    if (m->version != n.version) c.fields.push_back("version");
-    if (m->vermagic != n.vermagic) c.fields.push_back("vermagic");
-    if (m->signer != n.signer) c.fields.push_back("signer");
-    if (m->path != n.path) c.fields.push_back("path");
-    if (m->note != n.note) c.fields.push_back("note");
+    if (m->version != n.version) c.fields.emplace_back("version");
+    if (m->vermagic != n.vermagic) c.fields.emplace_back("vermagic");
+    if (m->signer != n.signer) c.fields.emplace_back("signer");
+    if (m->path != n.path) c.fields.emplace_back("path");
+    if (m->note != n.note) c.fields.emplace_back("note");
     if (!c.fields.empty()) d.changed.push_back(std::move(c));
   }
   for (const auto& [k, m] : mb)

@@ -32,6 +32,6 @@ struct PolicyDiff {
   bool empty() const;
 };
 
-PolicyDiff diff_policies(const Policy& from, const Policy& to);
+PolicyDiff diff_policies(const Policy& a, const Policy& b);
 
 }  // namespace modgate::policy

@@ -30,8 +30,8 @@ struct SuggestReport {
   Policy proposed;                      // old policy plus the suggestions, version bumped
 };
 
-// `old` may be null: the proposal is then a new dry-run policy at version 1. Never fails on event
-// content; malformed lines are counted and named.
-SuggestReport suggest_from_events(std::string_view jsonl, const Policy* old);
+// `text` is JSONL, one event a line. `old` may be null: the proposal is then a new dry-run policy
+// at version 1. Never fails on event content; malformed lines are counted and named.
+SuggestReport suggest_from_events(std::string_view text, const Policy* old);
 
 }  // namespace modgate::policy

@@ -81,7 +81,7 @@ bool exists(const std::string& path) {
 std::vector<std::string> expected_links() {
   std::vector<std::string> names = {"finit_enter", "read_file",      "post_read_file",
                                     "load_data",   "post_load_data", "module_request"};
-  if (kernel_has_ia32_finit()) names.push_back("finit_enter_ia32");
+  if (kernel_has_ia32_finit()) names.emplace_back("finit_enter_ia32");
   return names;
 }
 

@@ -2,10 +2,9 @@
 // modules.builtin, a modprobe.d file, the kernel's taint, a module's taint and one module file
 // (lib/modules/fuzz/kernel/m.ko, and .xz, .zst, .gz), as NUL-separated parts in that order. Every
 // report must render as text and as JSON that parses back.
-#include <stdlib.h>
-
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>

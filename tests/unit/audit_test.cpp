@@ -313,7 +313,7 @@ TEST_F(Certs, PemAndDerMatchModulesByIssuerSerialAndBySkid) {
 }
 
 TEST_F(Certs, ExpiringWithin90DaysAndExpiredAreFindings) {
-  auto soon = audit_at(cert_.not_after - 30 * 86400);
+  auto soon = audit_at(cert_.not_after - 30LL * 86400);
   ASSERT_TRUE(soon.ok());
   EXPECT_TRUE(soon->certs[0].expiring);
   EXPECT_THAT(kinds(*soon, "cert:"), ElementsAre("cert-expiring", "cert-expiring"));

@@ -72,7 +72,7 @@ TEST(PolicyBadInput, HugeFileIsRefusedBySizeBeforeReading) {
   std::string path = t / "huge.yaml";
   // Sparse: a GiB of zeros costs no disk. Were it read, the error would be about byte 0x00.
   write_file(path, "");
-  ASSERT_EQ(::truncate(path.c_str(), 1ll << 30), 0);
+  ASSERT_EQ(::truncate(path.c_str(), 1LL << 30), 0);
   EXPECT_EQ(load_error(path),
             path + ": 1073741824 bytes is larger than the 16 MiB a policy may be");
 }

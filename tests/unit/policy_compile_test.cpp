@@ -85,7 +85,7 @@ TEST(PolicyCompile, RejectsTooManyPatterns) {
 
 TEST(PolicyCompile, RejectsPatternThatDoesNotFit) {
   Policy p;
-  p.autoload.allow.push_back(std::string(MG_NAME_LEN, 'a'));
+  p.autoload.allow.emplace_back(MG_NAME_LEN, 'a');
   auto c = compile(p);
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.error().message, HasSubstr("autoload.allow pattern"));

@@ -68,7 +68,7 @@ bool reference(std::string_view p, std::string_view n) {
 }
 
 void all_strings(std::string_view alphabet, std::size_t max_len, std::vector<std::string>& out,
-                 std::string prefix = "") {
+                 const std::string& prefix = "") {
   out.push_back(prefix);
   if (prefix.size() == max_len) return;
   for (char c : alphabet) all_strings(alphabet, max_len, out, prefix + c);
