@@ -150,19 +150,19 @@ struct mg_event {
  *   size   the target process (signal, ptrace) or the inode number (pins, agent files)
  *   name   the map or program name, or the name of the file or mount concerned
  */
-#define MG_TAMPER_MAP_FD 0	  /* an fd to one of modgate's maps (by id, by pin, or creation) */
-#define MG_TAMPER_PROG_FD 1	  /* an fd to one of modgate's programs */
-#define MG_TAMPER_LINK_FD 2	  /* BPF_LINK_GET_FD_BY_ID of one of modgate's links */
-#define MG_TAMPER_PROG_LOAD 3	  /* loading an LSM or fmod_ret program */
-#define MG_TAMPER_PIN_OPEN 4	  /* BPF_OBJ_GET (or open) of one of modgate's pins */
-#define MG_TAMPER_PIN_UNLINK 5	  /* unlinking a pin */
-#define MG_TAMPER_PIN_RENAME 6	  /* renaming a pin or pin directory, or renaming over one */
-#define MG_TAMPER_PIN_RMDIR 7	  /* removing a pin directory */
-#define MG_TAMPER_UMOUNT 8	  /* unmounting the pins' bpffs, or lazily one of its parents */
-#define MG_TAMPER_SIGNAL 9	  /* a signal to the agent */
-#define MG_TAMPER_PTRACE 10	  /* ptrace attach, /proc/PID/mem, process_vm_*, pidfd_getfd */
+#define MG_TAMPER_MAP_FD 0	   /* an fd to one of modgate's maps (by id, by pin, or creation) */
+#define MG_TAMPER_PROG_FD 1	   /* an fd to one of modgate's programs */
+#define MG_TAMPER_LINK_FD 2	   /* BPF_LINK_GET_FD_BY_ID of one of modgate's links */
+#define MG_TAMPER_PROG_LOAD 3	   /* loading an LSM or fmod_ret program */
+#define MG_TAMPER_PIN_OPEN 4	   /* BPF_OBJ_GET (or open) of one of modgate's pins */
+#define MG_TAMPER_PIN_UNLINK 5	   /* unlinking a pin */
+#define MG_TAMPER_PIN_RENAME 6	   /* renaming a pin or pin directory, or renaming over one */
+#define MG_TAMPER_PIN_RMDIR 7	   /* removing a pin directory */
+#define MG_TAMPER_UMOUNT 8	   /* unmounting the pins' bpffs, or lazily one of its parents */
+#define MG_TAMPER_SIGNAL 9	   /* a signal to the agent */
+#define MG_TAMPER_PTRACE 10	   /* ptrace attach, /proc/PID/mem, process_vm_*, pidfd_getfd */
 #define MG_TAMPER_MODPROBE_PATH 11 /* opening /proc/sys/kernel/modprobe for writing */
-#define MG_TAMPER_AGENT_FILE 12	  /* opening a file mapped into the agent for writing */
+#define MG_TAMPER_AGENT_FILE 12	   /* opening a file mapped into the agent for writing */
 #define MG_TAMPER_COUNT 13
 
 /* Who the agent is and where its pins live; one element, written by the agent. */

@@ -576,7 +576,8 @@ int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size, int re
 		return 0;
 	if (cmd == BPF_LINK_GET_FD_BY_ID) {
 		/* Map and program fds are refused in bpf_map/bpf_prog whatever the command; links
-		 * have no such hook, and the attr is the kernel's copy, so the id is the one used. */
+		 * have no such hook, and the attr is the kernel's copy, so the id is the one used.
+		 */
 		id = BPF_CORE_READ(attr, link_id);
 		if (!guarded(MG_GUARD_LINK, 0, id) || current_is_agent())
 			return 0;

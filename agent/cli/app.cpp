@@ -17,9 +17,9 @@ std::unique_ptr<Cli> make_cli() {
   app.footer(
       "Run 'modgate COMMAND --help' for a command's options and examples.\n"
       "Exit status: 0 success, 1 failure or findings, 2 bad command line (docs/cli.md).");
-  for (auto reg : {register_version, register_hash, register_run, register_status, register_apply,
-                   register_disarm, register_policy, register_audit, register_keygen,
-                   register_completion}) {
+  for (auto reg :
+       {register_version, register_hash, register_run, register_status, register_apply,
+        register_disarm, register_policy, register_audit, register_keygen, register_completion}) {
     Runner r = reg(app);
     cli->commands.emplace_back(app.get_subcommands({}).back(), std::move(r));
   }
