@@ -220,17 +220,19 @@ std::string EventWriter::write(const mg_event& e) {
     j["verdict"] = verdict_name(e.verdict);
     j["operation"] = tamper_op_name(e.reason);
     tamper_fields(j, e);
-    j["pid"] = e.pid;
-    j["tid"] = e.tid;
-    j["comm"] = bounded(e.comm, sizeof(e.comm));
-    j["uid"] = e.uid;
-    j["policy_version"] = e.policy_version;
-    j["mode"] = e.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run";
-    std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    out_ << line << "\n";
-    out_.flush();
-    return line;
+  } else {
+    module_fields(j, e);
   }
+  j["pid"] = e.pid;
+  j["tid"] = e.tid;
+  j["comm"] = bounded(e.comm, sizeof(e.comm));
+  j["uid"] = e.uid;
+  j["policy_version"] = e.policy_version;
+  j["mode"] = e.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run";
+  return emit(j);
+}
+
+void EventWriter::module_fields(nlohmann::ordered_json& j, const mg_event& e) {
   j["event"] = e.event == MG_EVENT_MODULE_REQUEST ? "module_request" : "module_load";
   j["verdict"] = verdict_name(e.verdict);
   j["reason"] = reason_name(e.reason);
@@ -259,12 +261,10 @@ std::string EventWriter::write(const mg_event& e) {
     j["forced"] = (e.flags & MG_EVF_FORCED) != 0;
     j["compressed"] = (e.flags & MG_EVF_COMPRESSED) != 0;
   }
-  j["pid"] = e.pid;
-  j["tid"] = e.tid;
-  j["comm"] = bounded(e.comm, sizeof(e.comm));
-  j["uid"] = e.uid;
-  j["policy_version"] = e.policy_version;
-  j["mode"] = e.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run";
+}
+
+// Invalid UTF-8 in a kernel-supplied string (a comm, a path) is replaced, never an exception.
+std::string EventWriter::emit(const nlohmann::ordered_json& j) {
   std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   out_ << line << "\n";
   out_.flush();
@@ -276,8 +276,7 @@ void EventWriter::write_record(const nlohmann::ordered_json& record) {
   j["ts"] = timestamp(static_cast<std::uint64_t>(now_ns(CLOCK_BOOTTIME)));
   for (const auto& [k, v] : record.items())
     if (k != "ts") j[k] = v;
-  out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  out_.flush();
+  emit(j);
 }
 
 void EventWriter::write_lost(std::uint64_t count) {
@@ -285,8 +284,7 @@ void EventWriter::write_lost(std::uint64_t count) {
   j["ts"] = timestamp(static_cast<std::uint64_t>(now_ns(CLOCK_BOOTTIME)));
   j["event"] = "events_lost";
   j["count"] = count;
-  out_ << j.dump() << "\n";
-  out_.flush();
+  emit(j);
 }
 
 void EventWriter::write_apply(const std::string& result, const std::string& source,

@@ -40,6 +40,8 @@ class EventWriter {
 
  private:
   std::string timestamp(std::uint64_t boot_ns) const;
+  void module_fields(nlohmann::ordered_json& j, const mg_event& e);
+  std::string emit(const nlohmann::ordered_json& j);
   std::optional<std::string> cached_name(const std::string& path, const std::uint8_t* sha);
 
   std::ostream& out_;
