@@ -21,6 +21,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "policy/read_file.h"
+
 namespace modgate::policy {
 namespace {
 
@@ -43,53 +45,6 @@ std::string mode_string(mode_t m) {
   char buf[8];
   std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(m & 07777));
   return buf;
-}
-
-// A regular file of at most `limit` bytes; `st` receives its fstat.
-Result<std::string> read_limited(const std::string& path, std::uint64_t limit, const char* what,
-                                 struct stat* st_out = nullptr) {
-  // O_NONBLOCK: a FIFO put in place of the file must not hang open(); regular files ignore it.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Error{path + ": " + std::strerror(errno)};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Error{path + ": " + std::strerror(err)};
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error{path + ": not a regular file"};
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > limit) {
-    ::close(fd);
-    return Error{path + ": " + std::to_string(st.st_size) + " bytes is larger than the " +
-                 std::to_string(limit) + " bytes " + what + " may be"};
-  }
-  std::string text(static_cast<std::size_t>(st.st_size) + 1, '\0');
-  std::size_t got = 0;
-  for (;;) {
-    if (got == text.size()) {
-      if (text.size() > limit) break;
-      text.resize(static_cast<std::size_t>(std::min<std::uint64_t>(text.size() * 2, limit + 1)));
-    }
-    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Error{path + ": read failed: " + std::strerror(err)};
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  text.resize(got);
-  if (text.size() > limit)
-    return Error{path + ": grew past the " + std::to_string(limit) + " bytes " + what +
-                 " may be while being read"};
-  if (st_out) *st_out = st;
-  return text;
 }
 
 // A line of a header for a message: printable, and short.
@@ -384,7 +339,7 @@ Result<Key> generate_key() {
 Result<Key> load_private_key(const std::string& path) {
   ErrClear clear;
   struct stat st {};
-  auto text = read_limited(path, kMaxKeyFileBytes, "a key file", &st);
+  auto text = read_regular_file(path, kMaxKeyFileBytes, "a key file", &st);
   if (!text) return text.error();
   if ((st.st_mode & 077) != 0)
     return Error{path + ": private key with mode " + mode_string(st.st_mode) +
@@ -418,7 +373,7 @@ Result<Key> load_private_key(const std::string& path) {
 }
 
 Result<Key> load_public_key(const std::string& path) {
-  auto text = read_limited(path, kMaxKeyFileBytes, "a key file");
+  auto text = read_regular_file(path, kMaxKeyFileBytes, "a key file");
   if (!text) return text.error();
   return parse_public_pem(*text, path);
 }
@@ -662,7 +617,7 @@ VerifyResult verify_bundle(std::string_view bytes, const std::string& source,
 }
 
 Result<std::string> read_bundle_file(const std::string& path) {
-  return read_limited(path, kMaxBundleBytes, "a bundle");
+  return read_regular_file(path, kMaxBundleBytes, "a bundle");
 }
 
 }  // namespace modgate::policy

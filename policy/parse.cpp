@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "policy/read_file.h"
 #include "policy/rollout.h"
 
 namespace modgate::policy {
@@ -739,50 +740,7 @@ Result<Policy> parse_policy(std::string_view text, const std::string& filename) 
 }
 
 Result<std::string> read_policy_text(const std::string& path) {
-  // O_NONBLOCK so a FIFO given by mistake cannot hang the agent in open(); only regular files
-  // pass the check below, and for them the flag has no effect.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Error{path + ": " + std::strerror(errno)};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Error{path + ": " + std::strerror(err)};
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error{path + ": not a regular file"};
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxPolicyBytes) {
-    ::close(fd);
-    return Error{path + ": " + std::to_string(st.st_size) + " bytes is larger than the " +
-                 std::to_string(kMaxPolicyBytes >> 20) + " MiB a policy may be"};
-  }
-  // Read at most one byte past the limit: the file may grow between fstat and read.
-  std::string text;
-  text.resize(static_cast<std::size_t>(st.st_size) + 1);
-  std::size_t got = 0;
-  for (;;) {
-    if (got == text.size()) {
-      if (text.size() > kMaxPolicyBytes) break;
-      text.resize(std::min<std::size_t>(text.size() * 2, kMaxPolicyBytes + 1));
-    }
-    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Error{path + ": read failed: " + std::strerror(err)};
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  text.resize(got);
-  if (text.size() > kMaxPolicyBytes)
-    return Error{path + ": grew past the " + std::to_string(kMaxPolicyBytes >> 20) +
-                 " MiB a policy may be while being read"};
-  return text;
+  return read_regular_file(path, kMaxPolicyBytes, "a policy");
 }
 
 Result<Policy> load_policy_file(const std::string& path) {
