@@ -22,20 +22,8 @@
 #include <string>
 #include <string_view>
 
-#include "policy/bundle.h"
-
-#if __has_include("fuzz_check.h")
 #include "fuzz_check.h"
-#else
-#include <cstdio>
-#define FUZZ_CHECK(cond)                                                                     \
-  do {                                                                                       \
-    if (!(cond)) {                                                                           \
-      std::fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                          \
-    }                                                                                        \
-  } while (0)
-#endif
+#include "policy/bundle.h"
 
 namespace {
 

@@ -3,7 +3,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <ctime>
@@ -11,7 +10,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
-#include <sstream>
 #include <string>
 
 #include "policy/bundle.h"
@@ -21,23 +19,14 @@ namespace modgate::policy {
 namespace {
 
 namespace fs = std::filesystem;
+using ::modgate::policy::testing::CommandResult;
 using ::modgate::policy::testing::hash_hex;
+using ::modgate::policy::testing::run_shell;
+using ::modgate::policy::testing::slurp;
 using ::modgate::policy::testing::TempDir;
 using ::modgate::policy::testing::write_file;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-struct CommandResult {
-  int rc;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 mode_t file_mode(const std::string& path) {
   struct stat st {};
@@ -57,11 +46,8 @@ class BundleCli : public ::testing::Test {
   }
   // `prefix` runs first in the same shell (umask, environment).
   CommandResult run(const std::string& args, const std::string& prefix = "") {
-    std::string cmd = prefix + " " + std::string(MODGATE_BIN) + " " + args + " >" +
-                      (t_ / "stdout") + " 2>" + (t_ / "stderr") + " </dev/null";
-    int status = std::system(("cd " + t_.path().string() + " && " + cmd).c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(t_ / "stdout"),
-            slurp(t_ / "stderr")};
+    return run_shell("cd " + t_.path().string() + " && " + prefix + " " + MODGATE_BIN + " " + args,
+                     t_);
   }
   // keygen -o NAME, public key copied into trust/; returns the key id.
   std::string keygen(const std::string& name) {

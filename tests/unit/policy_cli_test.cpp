@@ -1,13 +1,11 @@
 // The `modgate policy` commands as an operator runs them: exit codes, output streams, files.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "policy/policy.h"
@@ -17,33 +15,19 @@ namespace modgate::policy {
 namespace {
 
 namespace fs = std::filesystem;
+using ::modgate::policy::testing::CommandResult;
 using ::modgate::policy::testing::data_path;
 using ::modgate::policy::testing::hash_hex;
+using ::modgate::policy::testing::run_shell;
 using ::modgate::policy::testing::TempDir;
 using ::modgate::policy::testing::write_file;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-struct CommandResult {
-  int rc;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class PolicyCli : public ::testing::Test {
  protected:
   CommandResult run_modgate(const std::string& args) {
-    std::string cmd = std::string(MODGATE_BIN) + " " + args + " >" + (t_ / "stdout") + " 2>" +
-                      (t_ / "stderr") + " </dev/null";
-    int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(t_ / "stdout"),
-            slurp(t_ / "stderr")};
+    return run_shell(std::string(MODGATE_BIN) + " " + args, t_);
   }
   std::string policy(const std::string& name, const std::string& text) {
     write_file(t_.path() / name, text);

@@ -1,12 +1,15 @@
 // Helpers shared by the policy tests.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -59,5 +62,27 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct CommandResult {
+  int rc;  // the exit status, -1 when killed by a signal
+  std::string out, err;
+};
+
+// Runs COMMAND with sh, stdin from /dev/null and its last command's stdout and stderr captured
+// through files in SCRATCH (which it overwrites: SCRATCH/stdout, SCRATCH/stderr).
+inline CommandResult run_shell(const std::string& command, const TempDir& scratch) {
+  const std::string cmd =
+      command + " >" + (scratch / "stdout") + " 2>" + (scratch / "stderr") + " </dev/null";
+  int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(scratch / "stdout"),
+          slurp(scratch / "stderr")};
+}
 
 }  // namespace modgate::policy::testing
