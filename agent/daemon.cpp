@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <malloc.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
@@ -705,9 +704,10 @@ int Daemon::run() {
         "(nothing pinned in " +
         o_.pin_dir + "); modgate never runs without one.");
   if (!o_.hooks.empty() && !o_.arm_only) {
-    auto h = response::HookRunner::create(o_.hooks, o_.hook_limits, [this](ordered_json rec) {
-      if (writer_) writer_->write_record(rec);
-    });
+    auto h =
+        response::HookRunner::create(o_.hooks, o_.hook_limits, [this](const ordered_json& rec) {
+          if (writer_) writer_->write_record(rec);
+        });
     if (!h) return fail(h.error().message);
     hooks_ = std::move(*h);
   }

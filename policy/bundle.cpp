@@ -137,7 +137,7 @@ std::optional<Parsed> parse_bundle(std::string_view b, const std::string& source
   auto next_line = [&](std::string_view& line) -> bool {
     lineno++;
     std::size_t nl = b.find('\n', pos);
-    if (nl == std::string_view::npos || nl >= kMaxBundleHeaderBytes) {
+    if (nl >= kMaxBundleHeaderBytes) {  // npos too
       err = nl == std::string_view::npos && b.size() < kMaxBundleHeaderBytes
                 ? source + ": truncated in the header (line " + std::to_string(lineno) + ")"
                 : source + ": the header does not end within its first " +

@@ -33,7 +33,7 @@ inline constexpr std::uint64_t kMaxBundleBytes = kMaxPolicyBytes + kMaxBundleHea
 // How far a bundle's creation time may lie ahead of the verifying host's clock.
 inline constexpr std::int64_t kDefaultMaxFutureSkew = 300;
 // Key files are a few hundred bytes; this bounds what a stray file in a trust directory costs.
-inline constexpr std::uint64_t kMaxKeyFileBytes = 64 * 1024;
+inline constexpr std::uint64_t kMaxKeyFileBytes = 64ull * 1024;
 // A trust directory with more .pem files than this is refused rather than loaded.
 inline constexpr std::size_t kMaxTrustKeys = 1024;
 

@@ -50,8 +50,8 @@ EffectiveMode effective_mode(const Policy& policy, std::string_view machine_id);
 // for the same bundle whichever cohort it is in.
 Result<CompiledPolicy> compile_for_host(const Policy& policy, const EffectiveMode& mode);
 
-// "0", "5", "12.5", "0.01", "100": enforce_percent as written canonically.
-std::string percent_string(std::uint32_t basis_points);
+// "0", "5", "12.5", "0.01", "100": enforce_percent BP (basis points) as written canonically.
+std::string percent_string(std::uint32_t bp);
 // Exactly: an integer 0 to 100 without leading zeros, optionally '.' and one or two digits, at
 // most 100 in all. Returns basis points.
 Result<std::uint32_t> parse_enforce_percent(std::string_view text);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -657,9 +658,16 @@ Result<Ok> Enforcer::record_guard_in(const std::string& dir) {
     std::string range, perms, offset, dev;
     std::uint64_t ino = 0;
     if (!(f >> range >> perms >> offset >> dev >> ino) || ino == 0) continue;
-    unsigned maj = 0, min = 0;
-    if (std::sscanf(dev.c_str(), "%x:%x", &maj, &min) != 2) continue;
-    if (auto r = add(MG_GUARD_AGENT_FILE, (maj << 20) | min, ino); !r) return r;
+    // DEV is "MAJ:MIN" in hex, as the kernel prints it.
+    auto colon = dev.find(':');
+    if (colon == std::string::npos) continue;
+    char* end = nullptr;
+    unsigned long maj = std::strtoul(dev.c_str(), &end, 16);
+    if (end != dev.c_str() + colon) continue;
+    unsigned long min = std::strtoul(dev.c_str() + colon + 1, &end, 16);
+    if (*end != '\0' || maj > 0xfff || min > 0xfffff) continue;
+    if (auto r = add(MG_GUARD_AGENT_FILE, static_cast<std::uint32_t>((maj << 20) | min), ino); !r)
+      return r;
   }
 
   // Last, who the agent is: from here on only this process passes.

@@ -51,8 +51,8 @@ Runner register_policy(CLI::App& app);
 Runner register_audit(CLI::App& app);
 Runner register_completion(CLI::App& app);
 Runner register_keygen(CLI::App& app);
-// `policy sign` and `policy verify`, added to the `policy` group: the returned function runs the
-// chosen one, or returns nothing when neither was chosen.
-std::function<std::optional<int>()> register_policy_bundle(CLI::App& policy_group);
+// `policy sign` and `policy verify`, added to the `policy` group GRP: the returned function runs
+// the chosen one, or returns nothing when neither was chosen.
+std::function<std::optional<int>()> register_policy_bundle(CLI::App& grp);
 
 }  // namespace modgate::cli

@@ -1,7 +1,6 @@
 #include "agent/response/hooks.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -11,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <vector>
 
@@ -128,6 +128,7 @@ Result<HookRunner::Child> HookRunner::spawn(const std::string& hook, const std::
     if (std::strncmp(*e, "MODGATE_HOOK=", 13) != 0) env_store.emplace_back(*e);
   env_store.push_back("MODGATE_HOOK=" + hook);
   std::vector<char*> envp;
+  envp.reserve(env_store.size() + 1);
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
   std::string sh = "/bin/sh", dash_c = "-c", cmd = command, arg0 = "modgate-" + hook;

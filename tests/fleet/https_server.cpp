@@ -4,8 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +12,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -121,7 +121,7 @@ int run_command(const std::vector<std::string>& argv, const std::string& log_fil
 
 TestPki make_test_pki(const std::string& dir) {
   const std::string log = dir + "/openssl.log";
-  auto run = [&](std::vector<std::string> argv) {
+  auto run = [&](const std::vector<std::string>& argv) {
     if (run_command(argv, log) != 0) {
       std::string cmd;
       for (const auto& a : argv) cmd += a + " ";

@@ -333,7 +333,7 @@ TEST_F(Bundle, AnotherFormatVersionIsRecognisedAndRefused) {
 
 TEST_F(Bundle, CreatedInTheFutureBeyondTheToleranceIsRefused) {
   EXPECT_EQ(outcome(sign(kPolicy, kNow + kDefaultMaxFutureSkew)), "ok");
-  EXPECT_EQ(outcome(sign(kPolicy, kNow - 86400 * 365)), "ok");
+  EXPECT_EQ(outcome(sign(kPolicy, kNow - 86400L * 365)), "ok");
   auto v = verify(sign(kPolicy, kNow + kDefaultMaxFutureSkew + 1));
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().reason, BundleRefusal::kFromFuture);

@@ -53,7 +53,7 @@ TEST(CliHelp, EveryRunnableCommandShowsAnExample) {
 TEST(CliHelp, ManPageDocumentsEveryCommandAndOption) {
   auto cli = make_cli();
   const std::string man = man_page(cli->app, "0", "2026-01-01");
-  auto roff = [](std::string s) {
+  auto roff = [](const std::string& s) {
     std::string out;
     for (char c : s) out += c == '-' ? std::string("\\-") : std::string(1, c);
     return out;

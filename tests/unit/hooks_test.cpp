@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -99,7 +99,7 @@ TEST(HookLimits, RefusesLimitsThatDisableTheSafeguards) {
   l = {};
   l.burst = 0;
   EXPECT_FALSE(validate(l).ok());
-  EXPECT_FALSE(HookRunner::create({{"on_deny", "true"}}, l, [](ordered_json) {}).ok());
+  EXPECT_FALSE(HookRunner::create({{"on_deny", "true"}}, l, [](const ordered_json&) {}).ok());
 }
 
 TEST_F(HooksTest, HookGetsTheEventOnStdinAndItsNameInTheEnvironment) {

@@ -79,6 +79,7 @@ TEST(Cohort, RaisingThePercentageOnlyAddsHosts) {
   const std::vector<std::string> steps = {"0",    "0.01", "0.5", "1",  "5",     "10",
                                           "12.5", "25",   "50",  "75", "99.99", "100"};
   std::vector<Policy> policies;
+  policies.reserve(steps.size());
   for (const auto& s : steps) policies.push_back(parsed(staged(s)));
   std::vector<std::size_t> enforcing(steps.size());
   for (const auto& id : fleet()) {

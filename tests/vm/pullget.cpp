@@ -65,9 +65,10 @@ int main(int argc, char **argv)
 			if (a == "--max-bytes")
 				c.max_bytes = std::strtoull(v, nullptr, 10);
 			if (a == "--connect-timeout")
-				c.connect_timeout = std::chrono::seconds{std::atoi(v)};
+				c.connect_timeout =
+					std::chrono::seconds{std::strtol(v, nullptr, 10)};
 			if (a == "--timeout")
-				c.total_timeout = std::chrono::seconds{std::atoi(v)};
+				c.total_timeout = std::chrono::seconds{std::strtol(v, nullptr, 10)};
 		} else if (!a.empty() && a[0] == '-') {
 			return usage(("unknown option " + a).c_str());
 		} else if (c.url.empty()) {
