@@ -59,7 +59,8 @@ TEST_F(PolicyCli, CheckInvalidFilePrintsOneLinePerProblemAndExitsOne) {
   EXPECT_EQ(r.err, f + ":1:10: 'version' must be a non-negative decimal integer, got '-1'\n" + f +
                        ":2:7: 'mode' must be 'enforce' or 'dry-run', got 'strict'\n" + f +
                        ":4:1: unknown key 'colour' (expected version, mode, kernels, modules, "
-                       "autoload, log_allowed, allow_forced, allow_empty, rollout, protect)\n");
+                       "firmware, kexec, autoload, log_allowed, allow_forced, allow_empty, "
+                       "rollout, protect)\n");
 }
 
 TEST_F(PolicyCli, CheckSeveralFilesFailsIfAnyIsInvalid) {
