@@ -149,12 +149,12 @@ TEST(PolicyCanonical, DocumentationExamplesHold) {
     pos += 8;
     yaml.push_back(doc.substr(pos, doc.find("```", pos) - pos));
   }
-  ASSERT_EQ(yaml.size(), 2u);
+  ASSERT_EQ(yaml.size(), 3u);
   for (const auto& y : yaml) {
     auto r = parse_policy(y, "docs/policy.md");
     EXPECT_TRUE(r.ok()) << r.error().message;
   }
-  auto small = parse_policy(yaml[1], "docs/policy.md");
+  auto small = parse_policy(yaml.back(), "docs/policy.md");
   ASSERT_TRUE(small.ok());
   std::string canonical = canonical_form(*small);
   EXPECT_NE(doc.find("```\n" + canonical + "```"), std::string::npos)
