@@ -13,6 +13,7 @@ ENODEV=19
 mkdir -p "$FWDIR"
 printf 'modgate test firmware, the listed one\n' >"$FWDIR/mg-good.bin"
 printf 'modgate test firmware, never listed\n' >"$FWDIR/mg-other.bin"
+printf 'modgate partial firmware, listed\n' >"$FWDIR/mg-part.bin"
 # The listed blob with its last byte changed.
 cp "$FWDIR/mg-good.bin" "$FWDIR/mg-flipped.bin"
 printf 'X' | dd of="$FWDIR/mg-flipped.bin" bs=1 seek=$(($(wc -c <"$FWDIR/mg-good.bin") - 2)) \
@@ -35,10 +36,14 @@ cmp -s "$KERNEL" /tmp/vmlinuz-flipped && fail "byte flip did not change the kern
 minix_file=$(modfile minix)
 minix_plain=$(plain_ko minix)
 
+# sections [ENTRY]: the firmware: and kexec: sections, with ENTRY ("{name: .., sha256: ..}") as
+# one more firmware entry.
 sections() {
 	echo "firmware:"
+	[ -z "${1:-}" ] || echo "  - $1"
 	echo "  - {name: mg-good.bin, sha256: $(sha_of "$FWDIR/mg-good.bin")}"
 	echo "  - {name: mg-fallback.bin, sha256: $(sha_of /tmp/mg-fallback.bin)}"
+	echo "  - {name: mg-part.bin, sha256: $(sha_of "$FWDIR/mg-part.bin")}"
 	echo "  - {name: minix-as-firmware, sha256: $(sha_of "$minix_file")}"
 	if [ "$(sha_of "$minix_file")" != "$(sha_of "$minix_plain")" ]; then
 		echo "  - {name: minix-as-firmware-plain, sha256: $(sha_of "$minix_plain")}"
@@ -58,6 +63,26 @@ kind_is() {
 
 # request_fw ERRNO NAME: test_firmware's synchronous request_firmware(NAME).
 request_fw() { expect_errno "$1" "$LOADMOD" write "$TFW/trigger_request" "$2"; }
+
+# partial_fw: request_partial_firmware_into_buf of the first 8 bytes of mg-part.bin, through
+# test_firmware's batched trigger; prints the request's result (0 or -errno). Its own file: the
+# kernel refuses partial requests (EOPNOTSUPP) of a name the device has loaded whole before.
+partial_fw() {
+	printf mg-part.bin >"$TFW/config_name"
+	echo 1 >"$TFW/config_num_requests"
+	echo 1 >"$TFW/config_into_buf"
+	echo 1 >"$TFW/config_partial"
+	echo 8 >"$TFW/config_buf_size"
+	echo 0 >"$TFW/config_file_offset"
+	"$LOADMOD" write "$TFW/trigger_batched_requests" 1 >/dev/null ||
+		fail "the batched trigger failed"
+	cat "$TFW/test_result"
+	echo 1 >"$TFW/reset"
+}
+
+# platform_fw ERRNO: firmware_request_platform() of a name that is not on disk, answered from
+# the EFI embedded-firmware table, where test_firmware puts its own test blob.
+platform_fw() { expect_errno "$1" "$LOADMOD" write "$TFW/trigger_request_platform" mg-platform.bin; }
 
 # The firmware test_firmware holds now is exactly FILE.
 holds() {
@@ -137,6 +162,17 @@ holds_nothing
 expect_event 1 '"kind":"firmware"' '"verdict":"deny"' '"hook":"kernel_post_load_data"' '"name":"blob"'
 printf 'modgate fallback firmware\n' >/tmp/mg-fallback.bin
 
+# A partial read never reaches the post hook, so it is refused before the read even for a listed
+# file; the loader reports the refusal as the request's result.
+r=$(partial_fw)
+[ "$r" = -$EPERM ] || fail "a partial read of a judged kind was not refused: $r"
+expect_event 1 '"kind":"firmware"' '"verdict":"deny"' '"reason":"not-hashable"' \
+	'"hook":"kernel_read_file"' '"name":"mg-part.bin"'
+# EFI platform firmware arrives through kernel_post_load_data, described as "platform".
+platform_fw $EPERM
+expect_event 1 '"kind":"firmware"' '"verdict":"deny"' '"hook":"kernel_post_load_data"' \
+	'"name":"platform"'
+
 # minix's hash is in firmware: only: as a module it is not listed, on both load paths.
 expect_errno $EPERM "$LOADMOD" finit "$minix_file"
 expect_errno $EPERM "$LOADMOD" init "$minix_plain"
@@ -172,7 +208,7 @@ expect_event 1 '"kind":"kexec_image"' '"verdict":"deny"' '"reason":"not-hashable
 	'"hook":"kernel_load_data"'
 # Every decision above is counted by kind, and the kinds add up to the content hooks' counters.
 kind_is firmware allow 3
-kind_is firmware deny 4
+kind_is firmware deny 6
 kind_is kexec_image allow 3
 kind_is kexec_image deny 2
 kind_is kexec_initramfs allow 1
@@ -191,6 +227,9 @@ start_agent /tmp/policy.yaml
 request_fw 0 mg-other.bin
 holds "$FWDIR/mg-other.bin"
 fallback_fw 0
+r=$(partial_fw)
+[ "$r" = 0 ] || fail "a partial read failed with firmware not judged: $r"
+platform_fw 0
 expect_errno 0 "$LOADMOD" kexec "$KERNEL" /tmp/initrd-other.img
 expect_errno 0 "$LOADMOD" kexec-unload
 expect_errno 0 "$LOADMOD" kexec-legacy
@@ -224,4 +263,21 @@ expect_errno 0 "$LOADMOD" kexec-legacy
 expect_event 1 '"kind":"kexec_image"' '"verdict":"would-deny"' '"reason":"not-hashable"'
 expect_errno 0 "$LOADMOD" finit "$(plain_ko nlmon)"
 expect_event 1 '"kind":"module"' '"verdict":"would-deny"' '"name":"nlmon"'
+r=$(partial_fw)
+[ "$r" = 0 ] || fail "a partial read failed in dry-run: $r"
+expect_event 1 '"kind":"firmware"' '"verdict":"would-deny"' '"reason":"not-hashable"'
+platform_fw 0
+expect_event 1 '"kind":"firmware"' '"verdict":"would-deny"' '"name":"platform"'
+# The kernel's own hash of the platform blob, as dry-run reported it: listed, it is admitted.
+platform_sha=$(grep -F '"name":"platform"' "$EVENTS" | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p' | head -n1)
+[ -n "$platform_sha" ] || fail "the platform firmware event has no hash"
+stop_agent
+
+# --- 5. enforce, the platform blob listed by the hash dry-run reported ---
+write_policy /tmp/policy.yaml enforce "$(sections "{name: test-platform-blob, sha256: $platform_sha}")" \
+	dummy test_firmware
+start_agent /tmp/policy.yaml
+platform_fw 0
+expect_event 0 '"kind":"firmware"'
+request_fw $EPERM mg-other.bin
 stop_agent
