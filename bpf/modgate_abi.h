@@ -77,6 +77,8 @@ struct mg_allow_key {
  * The policy sections that list a hash. A hash admits a file only as a kind whose section lists
  * it: a firmware blob's hash in firmware: does not let the same bytes load as a module. Both
  * kexec kinds (image and initramfs) are admitted by the one kexec: section.
+ * A record with no bit set was written by an agent older than the sections (the field was
+ * reserved, 0), whose policy map an upgraded agent adopts as it is: it lists a module.
  */
 #define MG_ALLOW_MODULE (1u << 0)
 #define MG_ALLOW_FIRMWARE (1u << 1)

@@ -329,8 +329,9 @@ static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, 
 		return finish(&d, cfg, NULL, name, t);
 	}
 	hit = bpf_map_lookup_elem(inner, digest);
-	/* Listed in another section only: these bytes are approved as something else. */
-	if (hit && !(hit->allow.sections & section))
+	/* Listed in another section only: these bytes are approved as something else. No section
+	 * at all: a record from before the sections existed (modgate_abi.h), a module. */
+	if (hit && !((hit->allow.sections ?: MG_ALLOW_MODULE) & section))
 		hit = NULL;
 	if (hit) {
 		d.flags |= MG_EVF_LISTED;
