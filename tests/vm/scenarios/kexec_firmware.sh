@@ -133,6 +133,8 @@ write_policy /tmp/policy.yaml enforce "$(sections)" dummy test_firmware
 start_agent /tmp/policy.yaml
 [ "$(status_field firmware)" = true ] || fail "status does not say firmware is judged"
 [ "$(status_field kexec)" = true ] || fail "status does not say kexec is judged"
+"$MODGATE" status | grep -q "^judged *modules, firmware, kexec images$" ||
+	fail "the status table does not list firmware and kexec as judged: $("$MODGATE" status)"
 
 request_fw 0 mg-good.bin
 holds "$FWDIR/mg-good.bin"
