@@ -59,6 +59,42 @@ std::string quote(std::string_view s) {
   return out + "'";
 }
 
+// Length of the well-formed multi-byte UTF-8 sequence starting at s[i] (whose byte is >= 0x80),
+// or 0 when there is none: overlong forms, surrogates and code points above U+10FFFF included.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  std::uint32_t cp = 0, min = 0;
+  if ((c & 0xe0) == 0xc0) {
+    len = 2, cp = c & 0x1f, min = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    len = 3, cp = c & 0x0f, min = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    len = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  for (std::size_t j = 1; j < len; j++) {
+    if (i + j >= s.size() || (static_cast<unsigned char>(s[i + j]) & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (static_cast<unsigned char>(s[i + j]) & 0x3f);
+  }
+  return cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff) ? len : 0;
+}
+
+// True when every byte of s at or above 0x80 belongs to a well-formed UTF-8 sequence.
+bool is_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      i++;
+      continue;
+    }
+    std::size_t len = utf8_sequence(s, i);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
 std::string_view kind_name(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Null:
@@ -205,6 +241,15 @@ std::optional<std::string> Parser::get_string(const YAML::Node& key, const YAML:
   const std::string& t = v.Tag();
   if (t != "?" && t != "!" && t != "tag:yaml.org,2002:str") {
     error(v, std::string(what) + ": unsupported tag " + quote(t));
+    return std::nullopt;
+  }
+  // The text was checked to be UTF-8, but yaml-cpp turns the escapes \N and \_ into the single
+  // bytes 0x85 and 0xa0, which are not: such a string could never be written back as a policy
+  // (found by tests/fuzz/policy_fuzz.cpp).
+  if (!is_utf8(v.Scalar())) {
+    error(v, std::string(what) +
+                 " is not UTF-8 once unescaped (yaml-cpp decodes \\N and \\_ to single bytes); "
+                 "write the character itself");
     return std::nullopt;
   }
   return v.Scalar();
@@ -597,23 +642,8 @@ bool prescan(std::string_view text, std::vector<Diag>& diags) {
       ok = c >= 0x20 || c == '\t' || c == '\n' || c == '\r';
       ok = ok && c != 0x7f;
     } else {
-      std::uint32_t cp = 0, min = 0;
-      if ((c & 0xe0) == 0xc0) {
-        len = 2, cp = c & 0x1f, min = 0x80;
-      } else if ((c & 0xf0) == 0xe0) {
-        len = 3, cp = c & 0x0f, min = 0x800;
-      } else if ((c & 0xf8) == 0xf0) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-      } else {
-        ok = false;
-      }
-      for (std::size_t j = 1; ok && j < len; j++) {
-        if (i + j >= text.size() || (static_cast<unsigned char>(text[i + j]) & 0xc0) != 0x80)
-          ok = false;
-        else
-          cp = cp << 6 | (static_cast<unsigned char>(text[i + j]) & 0x3f);
-      }
-      ok = ok && cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+      len = utf8_sequence(text, i);
+      ok = len > 0;
     }
     if (!ok) {
       auto [l, col] = position(text, i);

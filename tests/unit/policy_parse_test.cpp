@@ -103,6 +103,20 @@ TEST(PolicyParse, DefaultsWhenOptionalKeysAreAbsent) {
   EXPECT_FALSE(r->kexec.has_value());
 }
 
+TEST(PolicyParse, EscapesThatYamlCppDecodesToNonUtf8AreRefused) {
+  // YAML's \_ (no-break space) and \N (next line) come out of yaml-cpp as the bare bytes 0xa0 and
+  // 0x85; such a string could not be written back (tests/fuzz/regressions/policy).
+  for (std::string esc : {"\\_", "\\N"})
+    EXPECT_THAT(errors("version: 1\nmode: dry-run\nmodules:\n- {name: a, sha256: " + kH1 +
+                       ", note: \"x" + esc + "y\"}\n"),
+                HasSubstr("p.yaml:4:93: 'note' is not UTF-8 once unescaped"));
+  // The character itself, and the escapes yaml-cpp encodes properly, are fine.
+  auto r = parse("version: 1\nmode: dry-run\nmodules:\n- {name: a, sha256: " + kH1 +
+                 ", note: \"x\u00a0y \\L \\x07\"}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->modules[0].note, "x\u00a0y \u2028 \x07");
+}
+
 TEST(PolicyParse, FirmwareAndKexecSections) {
   auto r = parse("version: 1\nmode: enforce\nmodules:\n- {name: a, sha256: " + kH1 +
                  "}\nfirmware:\n- name: intel/ibt-12-16.sfi\n  sha256: " + kH2 +
