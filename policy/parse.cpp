@@ -656,8 +656,10 @@ bool prescan(std::string_view text, std::vector<Diag>& diags) {
     i += len;
   }
 
-  // Brackets inside quotes or comments are not nesting; counting them anyway would only make the
-  // limit stricter, and no real policy comes near it either way.
+  // Brackets inside quotes or comments are not nesting. Quotes end where YAML ends them: a
+  // backslash escapes the next byte in "...", and '' is a quote inside '...'. Ending them early
+  // would count the brackets of a note as nesting, and refuse the text policy_to_yaml writes for
+  // a note holding \" and many brackets (found by tests/fuzz/policy_fuzz.cpp).
   int depth = 0;
   char in_quote = 0;
   bool in_comment = false;
@@ -665,6 +667,9 @@ bool prescan(std::string_view text, std::vector<Diag>& diags) {
     char c = text[i];
     if (in_comment) {
       if (c == '\n') in_comment = false;
+    } else if ((in_quote == '"' && c == '\\') ||
+               (in_quote == '\'' && c == '\'' && i + 1 < text.size() && text[i + 1] == '\'')) {
+      i++;  // the escape and the byte it escapes
     } else if (in_quote) {
       if (c == in_quote) in_quote = 0;
     } else if (c == '#' &&
