@@ -413,6 +413,8 @@ ordered_json Daemon::status() const {
                        {"log_allowed", (kp.config.flags & MG_CFG_LOG_ALLOWED) != 0},
                        {"allow_forced", (kp.config.flags & MG_CFG_ALLOW_FORCED) != 0},
                        {"protect", (kp.config.flags & MG_CFG_PROTECT) != 0},
+                       {"firmware", (kp.config.flags & MG_CFG_FIRMWARE) != 0},
+                       {"kexec", (kp.config.flags & MG_CFG_KEXEC) != 0},
                        {"names_known", policy_.has_value()}};
     if (policy_ && std::memcmp(kp.config.policy_digest, policy_->digest.data(), 32) == 0) {
       pol["configured_mode"] = policy::mode_name(policy_->mode);
@@ -424,6 +426,7 @@ ordered_json Daemon::status() const {
   ordered_json counters = ordered_json::object();
   std::uint64_t lost = 0, hash_failed = 0;
   ordered_json tamper = ordered_json::object();
+  ordered_json by_kind = ordered_json::object();
   if (auto st = enf_->stats(); st) {
     for (std::uint32_t hook = 1; hook < MG_HOOK_COUNT; hook++) {
       ordered_json h;
@@ -435,8 +438,15 @@ ordered_json Daemon::status() const {
     hash_failed = (*st)[kStatHashFailed];
     for (std::uint32_t op = 0; op < MG_TAMPER_COUNT; op++)
       tamper[tamper_op_name(op)] = (*st)[MG_STAT_TAMPER + op];
+    for (std::uint32_t kind = 0; kind < MG_KIND_COUNT; kind++) {
+      ordered_json k;
+      for (std::uint32_t v = 0; v < MG_VERDICT_COUNT; v++)
+        k[verdict_name(v)] = (*st)[MG_STAT_KIND + kind * MG_VERDICT_COUNT + v];
+      by_kind[kind_name(kind)] = k;
+    }
   }
   s["counters"] = counters;
+  s["decisions_by_kind"] = by_kind;
   s["events_lost"] = lost;
   s["hash_failures"] = hash_failed;
   s["tamper_attempts"] = tamper;

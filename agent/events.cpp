@@ -61,6 +61,21 @@ const char* hook_name(std::uint32_t hook) {
   }
 }
 
+const char* kind_name(std::uint32_t kind) {
+  switch (kind) {
+    case MG_KIND_MODULE:
+      return "module";
+    case MG_KIND_FIRMWARE:
+      return "firmware";
+    case MG_KIND_KEXEC_IMAGE:
+      return "kexec_image";
+    case MG_KIND_KEXEC_INITRAMFS:
+      return "kexec_initramfs";
+    default:
+      return "unknown";
+  }
+}
+
 const char* verdict_name(std::uint32_t verdict) {
   switch (verdict) {
     case MG_VERDICT_ALLOW:
@@ -92,6 +107,8 @@ const char* reason_name(std::uint32_t reason) {
       return "autoload-deny";
     case MG_REASON_AUTOLOAD_DEFAULT:
       return "autoload-default";
+    case MG_REASON_NOT_HASHABLE:
+      return "not-hashable";
     default:
       return "unknown";
   }
@@ -242,14 +259,30 @@ void EventWriter::module_fields(nlohmann::ordered_json& j, const mg_event& e) {
   if (e.event == MG_EVENT_MODULE_REQUEST) {
     j["name"] = kname;
   } else {
-    bool has_hash = e.reason != MG_REASON_HASH_FAILED && e.reason != MG_REASON_NO_POLICY;
+    j["kind"] = kind_name(e.kind);
+    bool has_hash = e.reason != MG_REASON_HASH_FAILED && e.reason != MG_REASON_NO_POLICY &&
+                    e.reason != MG_REASON_NOT_HASHABLE;
     j["sha256"] = has_hash ? nlohmann::json(to_hex(e.sha256)) : nlohmann::json(nullptr);
     j["size"] = e.size;
+    // The section the entry index points into: each kind is listed in its own.
+    const std::vector<policy::ModuleEntry>* section = nullptr;
+    if (policy_) {
+      if (e.kind == MG_KIND_MODULE)
+        section = &policy_->modules;
+      else if (e.kind == MG_KIND_FIRMWARE && policy_->firmware)
+        section = &*policy_->firmware;
+      else if ((e.kind == MG_KIND_KEXEC_IMAGE || e.kind == MG_KIND_KEXEC_INITRAMFS) &&
+               policy_->kexec)
+        section = &*policy_->kexec;
+    }
     // The entry index belongs to the policy the kernel decided with; a record read after a swap
     // must not borrow a name from the next policy.
-    if ((e.flags & MG_EVF_LISTED) && policy_ && policy_->version == e.policy_version &&
-        e.entry < policy_->modules.size())
-      j["name"] = policy_->modules[e.entry].name;
+    if ((e.flags & MG_EVF_LISTED) && section && policy_->version == e.policy_version &&
+        e.entry < section->size())
+      j["name"] = (*section)[e.entry].name;
+    else if (e.kind != MG_KIND_MODULE)
+      // Firmware and kexec files have no .modinfo: the file's own name is the best there is.
+      j["name"] = kname.empty() ? nlohmann::json(nullptr) : nlohmann::json(kname);
     else if (auto named = cached_name(path, e.sha256))
       j["name"] = *named;
     else if (!kname.empty())

@@ -14,6 +14,8 @@
 namespace modgate {
 
 const char* hook_name(std::uint32_t hook);
+// What a module_load event judged (MG_KIND_*): "module", "firmware", "kexec_image", ...
+const char* kind_name(std::uint32_t kind);
 const char* verdict_name(std::uint32_t verdict);
 const char* reason_name(std::uint32_t reason);
 // The operation of a tamper event (MG_TAMPER_*), as events and status name it.

@@ -37,7 +37,7 @@
 #define MG_MODE_DRY_RUN 0
 #define MG_MODE_ENFORCE 1
 
-#define MG_EVENT_MODULE_LOAD 1
+#define MG_EVENT_MODULE_LOAD 1 /* any content decision: module, firmware or kexec (see kind) */
 #define MG_EVENT_MODULE_REQUEST 2
 #define MG_EVENT_TAMPER 3 /* an operation against modgate itself (docs/threat-model.md) */
 
@@ -50,6 +50,20 @@
 #define MG_REASON_AUTOLOAD_ALLOW 5 /* request name matched autoload.allow */
 #define MG_REASON_AUTOLOAD_DENY 6  /* request name matched autoload.deny */
 #define MG_REASON_AUTOLOAD_DEFAULT 7 /* no pattern matched; autoload.default applied */
+/* The kernel never holds the whole content in one buffer: a partial firmware read, or the legacy
+ * kexec_load() whose segments come from user memory. Nothing to hash, so refused. */
+#define MG_REASON_NOT_HASHABLE 8
+
+/*
+ * What a content decision (MG_EVENT_MODULE_LOAD) was about, in mg_event.kind. The same hooks see
+ * all four (kernel_read_file_id / kernel_load_data_id tell them apart); docs/policy.md says which
+ * policy section admits each.
+ */
+#define MG_KIND_MODULE 0
+#define MG_KIND_FIRMWARE 1
+#define MG_KIND_KEXEC_IMAGE 2
+#define MG_KIND_KEXEC_INITRAMFS 3
+#define MG_KIND_COUNT 4
 
 /* Largest buffer the in-kernel hash accepts; the kernel itself refuses files above INT_MAX. */
 #define MG_HASH_MAX_LEN (1ULL << 31)
@@ -59,9 +73,22 @@ struct mg_allow_key {
 	__u8 sha256[MG_SHA256_LEN];
 };
 
+/*
+ * The policy sections that list a hash. A hash admits a file only as a kind whose section lists
+ * it: a firmware blob's hash in firmware: does not let the same bytes load as a module. Both
+ * kexec kinds (image and initramfs) are admitted by the one kexec: section.
+ * A record with no bit set was written by an agent older than the sections (the field was
+ * reserved, 0), whose policy map an upgraded agent adopts as it is: it lists a module.
+ */
+#define MG_ALLOW_MODULE (1u << 0)
+#define MG_ALLOW_FIRMWARE (1u << 1)
+#define MG_ALLOW_KEXEC (1u << 2)
+
 struct mg_allow_value {
-	__u32 entry; /* index of the policy entry, so events can name the module */
-	__u32 flags; /* reserved, 0 */
+	__u32 entry;	      /* index in modules: when MG_ALLOW_MODULE, so events can name it */
+	__u32 sections;	      /* MG_ALLOW_* */
+	__u32 firmware_entry; /* index in firmware: when MG_ALLOW_FIRMWARE */
+	__u32 kexec_entry;    /* index in kexec: when MG_ALLOW_KEXEC */
 };
 
 /* Policy-wide settings, one element, swapped together with the allowlist. */
@@ -70,6 +97,10 @@ struct mg_allow_value {
 #define MG_CFG_AUTOLOAD_DEFAULT_ALLOW (1u << 2)
 /* Tamper protection: denied in enforce mode, reported as would-deny in dry-run. */
 #define MG_CFG_PROTECT (1u << 3)
+/* The policy has a firmware: / kexec: section, so those loads are judged against the allowlist;
+ * without one they are left to the kernel. */
+#define MG_CFG_FIRMWARE (1u << 4)
+#define MG_CFG_KEXEC (1u << 5)
 
 struct mg_config {
 	__u64 policy_version;
@@ -138,8 +169,12 @@ struct mg_event {
 	__u32 entry; /* allowlist entry when MG_EVF_LISTED */
 	__u8 sha256[MG_SHA256_LEN];
 	char comm[MG_COMM_LEN];
-	char name[MG_NAME_LEN]; /* request_module name, or the file's basename on the finit path */
-	char path[MG_PATH_LEN]; /* finit_module: the file's path as bpf_d_path saw it, else empty */
+	char name[MG_NAME_LEN]; /* request_module name, the file's basename on a file path, or the
+				 * loader's description (kernel_post_load_data firmware) */
+	char path[MG_PATH_LEN]; /* the file's path as bpf_d_path saw it (finit_module, firmware
+				 * and kexec files), else empty */
+	__u32 kind;		/* MG_KIND_* for MG_EVENT_MODULE_LOAD, else 0 */
+	__u32 _pad;
 };
 
 /*
@@ -189,10 +224,15 @@ struct mg_guard_key {
 	__u64 id;
 };
 
-/* Per-CPU counters, indexed [hook][verdict]; then losses; then tamper attempts by operation. */
+/*
+ * Per-CPU counters, indexed [hook][verdict]; then losses; then tamper attempts by operation; then
+ * content decisions (MG_EVENT_MODULE_LOAD) again by [kind][verdict], so the firmware and kexec
+ * decisions counted under the shared hooks can be told apart.
+ */
 #define MG_STAT_RINGBUF_LOST (MG_HOOK_COUNT * MG_VERDICT_COUNT)
 #define MG_STAT_HASH_FAILED (MG_STAT_RINGBUF_LOST + 1)
-#define MG_STAT_TAMPER (MG_STAT_HASH_FAILED + 1) /* + MG_TAMPER_* */
-#define MG_STAT_COUNT (MG_STAT_TAMPER + MG_TAMPER_COUNT)
+#define MG_STAT_TAMPER (MG_STAT_HASH_FAILED + 1)	/* + MG_TAMPER_* */
+#define MG_STAT_KIND (MG_STAT_TAMPER + MG_TAMPER_COUNT) /* + kind * MG_VERDICT_COUNT + verdict */
+#define MG_STAT_COUNT (MG_STAT_KIND + MG_KIND_COUNT * MG_VERDICT_COUNT)
 
 #endif /* MODGATE_ABI_H */

@@ -1,21 +1,31 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * modgate: only modules whose SHA-256 is on the policy's allowlist enter the kernel.
+ * modgate: only modules whose SHA-256 is on the policy's allowlist enter the kernel; with the
+ * policy's firmware: and kexec: sections, the same holds for firmware files and kexec images.
  *
  * Hooks and their roles (docs/design.md explains the choice):
  *   fentry/__x64_sys_finit_module, fentry/__ia32_sys_finit_module
  *       record finit_module()'s flags for the calling task; no LSM hook is passed them, and the
  *       ia32 entry is a separate function, so both are covered.
- *   lsm.s/kernel_read_file (READING_MODULE)
- *       finit_module before the read: record the file's path (bpf_d_path needs a sleepable hook).
- *       Decides nothing, because the bytes are not read yet.
- *   lsm/kernel_post_read_file (READING_MODULE)
- *       finit_module with the whole file in a kernel buffer, write access to the file denied
- *       until the load is over: hash it and decide. Also refuses forced loads.
- *   lsm/kernel_load_data (LOADING_MODULE)
+ *   lsm.s/kernel_read_file (READING_MODULE, _FIRMWARE, _KEXEC_IMAGE, _KEXEC_INITRAMFS)
+ *       finit_module, request_firmware, kexec_file_load before the read: record the file's path
+ *       (bpf_d_path needs a sleepable hook). Decides nothing, because the bytes are not read
+ *       yet, except that a partial read of an enforced kind is refused: the post hook only runs
+ *       for whole files, so those bytes could never be judged.
+ *   lsm/kernel_post_read_file (same ids)
+ *       the whole file in a kernel buffer, write access to the file denied until the load is
+ *       over: hash it and decide. Also refuses forced module loads.
+ *   lsm/kernel_load_data (LOADING_MODULE, LOADING_KEXEC_IMAGE)
  *       init_module before the copy: refuses only when no policy is installed (fail closed).
- *   lsm/kernel_post_load_data (LOADING_MODULE)
- *       init_module with the whole image in a kernel buffer: hash it and decide.
+ *       kexec_load (the legacy syscall): refused while kexec is enforced, because its segments
+ *       are copied from user memory piecewise and never form one buffer to hash.
+ *   lsm/kernel_post_load_data (LOADING_MODULE, LOADING_FIRMWARE)
+ *       init_module, or a firmware blob written through the sysfs fallback or found in EFI
+ *       (platform firmware), with the whole image in a kernel buffer: hash it and decide.
+ *
+ * Modules are always judged; firmware and kexec only while the policy in force has their
+ * section (MG_CFG_FIRMWARE, MG_CFG_KEXEC). Without a policy they are left to the kernel: failing
+ * closed on them would break every firmware load between boot and the agent's first policy.
  *   lsm/kernel_module_request
  *       request_module() autoload: deny globs, then allow globs, then the default.
  *
@@ -126,7 +136,8 @@ const volatile struct {
 	union mg_policy_value value;
 } mg_abi_anchor;
 
-/* Per task, between finit_module's entry and its LSM hooks. Kernel-internal, not ABI. */
+/* Per task, between finit_module's entry (or a file read's pre hook) and the post hook.
+ * Kernel-internal, not ABI. */
 struct mg_task {
 	__u32 finit_flags;
 	__u32 flags_seen; /* the fentry ran for the current finit_module call */
@@ -167,7 +178,7 @@ static __always_inline void *special_record(void *inner, __u32 kind, __u32 index
 }
 
 struct decision {
-	__u32 event, hook, verdict, reason, flags, entry;
+	__u32 event, hook, verdict, reason, flags, entry, kind;
 	__u64 size;
 };
 
@@ -196,6 +207,8 @@ static __always_inline void emit(const struct decision *d, __u32 mode, __u64 ver
 	e->tid = (__u32)id;
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->entry = d->entry;
+	e->kind = d->kind;
+	e->_pad = 0;
 	if (sha256)
 		__builtin_memcpy(e->sha256, sha256, MG_SHA256_LEN);
 	else
@@ -222,34 +235,91 @@ static __always_inline int finish(struct decision *d, const struct mg_config *cf
 	if (d->verdict != MG_VERDICT_ALLOW && mode != MG_MODE_ENFORCE)
 		d->verdict = MG_VERDICT_WOULD_DENY;
 	count(d->hook * MG_VERDICT_COUNT + d->verdict);
+	if (d->event == MG_EVENT_MODULE_LOAD && d->kind < MG_KIND_COUNT)
+		count(MG_STAT_KIND + d->kind * MG_VERDICT_COUNT + d->verdict);
 
 	if (d->verdict != MG_VERDICT_ALLOW || (cfg && (cfg->flags & MG_CFG_LOG_ALLOWED)))
 		emit(d, mode, cfg ? cfg->policy_version : 0, sha256, name, t);
 	return d->verdict == MG_VERDICT_DENY ? -EPERM : 0;
 }
 
-/* The content decision shared by both load paths: hash buf and look it up. */
-static __always_inline int judge_module(__u32 hook, __u64 buf, __u64 size, __u32 flags,
-					const char *name, const struct mg_task *t)
+/* The kind a file read is, or -1 for reads modgate leaves alone (policies, certificates). */
+static __always_inline int read_kind(enum kernel_read_file_id id)
+{
+	switch (id) {
+	case READING_MODULE:
+		return MG_KIND_MODULE;
+	case READING_FIRMWARE:
+		return MG_KIND_FIRMWARE;
+	case READING_KEXEC_IMAGE:
+		return MG_KIND_KEXEC_IMAGE;
+	case READING_KEXEC_INITRAMFS:
+		return MG_KIND_KEXEC_INITRAMFS;
+	default:
+		return -1;
+	}
+}
+
+/* The allowlist section that admits a kind (MG_ALLOW_*). */
+static __always_inline __u32 kind_section(__u32 kind)
+{
+	if (kind == MG_KIND_FIRMWARE)
+		return MG_ALLOW_FIRMWARE;
+	if (kind == MG_KIND_KEXEC_IMAGE || kind == MG_KIND_KEXEC_INITRAMFS)
+		return MG_ALLOW_KEXEC;
+	return MG_ALLOW_MODULE;
+}
+
+/* Whether the policy with this config judges `kind`; modules are judged by every policy. */
+static __always_inline bool kind_enforced(const struct mg_config *cfg, __u32 kind)
+{
+	if (kind == MG_KIND_MODULE)
+		return true;
+	if (kind == MG_KIND_FIRMWARE)
+		return cfg->flags & MG_CFG_FIRMWARE;
+	return cfg->flags & MG_CFG_KEXEC;
+}
+
+/*
+ * The config of the policy in force when it judges `kind` (firmware, kexec), else NULL: no
+ * policy, or a policy without that section, leaves those loads to the kernel.
+ */
+static __always_inline const struct mg_config *enforced_config(__u32 kind)
+{
+	const struct mg_config *cfg;
+	void *inner = policy_map();
+
+	if (!inner)
+		return NULL;
+	cfg = special_record(inner, MG_KEY_CONFIG, 0);
+	return cfg && kind_enforced(cfg, kind) ? cfg : NULL;
+}
+
+/* The content decision shared by every load path: hash buf and look it up. */
+static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, __u32 flags,
+				 const char *name, const struct mg_task *t)
 {
 	struct decision d = {
 		.event = MG_EVENT_MODULE_LOAD,
 		.hook = hook,
 		.verdict = MG_VERDICT_DENY,
 		.flags = flags,
+		.kind = kind,
 		.size = size,
 	};
 	__u8 digest[MG_SHA256_LEN] = {};
 	const union mg_policy_value *hit;
-	const struct mg_config *cfg;
+	const struct mg_config *cfg = NULL;
+	__u32 section = kind_section(kind);
 	void *inner = policy_map();
 
-	if (!inner) {
-		d.reason = MG_REASON_NO_POLICY;
-		return finish(&d, NULL, NULL, name, t);
-	}
-	cfg = special_record(inner, MG_KEY_CONFIG, 0);
-	if (!cfg) {
+	/* One lookup of the policy for the whole decision: a swap in between must not mix the
+	 * sections of one policy with the allowlist of another. */
+	if (inner)
+		cfg = special_record(inner, MG_KEY_CONFIG, 0);
+	if (kind != MG_KIND_MODULE && !(cfg && kind_enforced(cfg, kind)))
+		return 0;
+	if (!inner || !cfg) {
 		d.reason = MG_REASON_NO_POLICY;
 		return finish(&d, NULL, NULL, name, t);
 	}
@@ -259,9 +329,18 @@ static __always_inline int judge_module(__u32 hook, __u64 buf, __u64 size, __u32
 		return finish(&d, cfg, NULL, name, t);
 	}
 	hit = bpf_map_lookup_elem(inner, digest);
+	/* Listed in another section only: these bytes are approved as something else. No section
+	 * at all: a record from before the sections existed (modgate_abi.h), a module. */
+	if (hit && !((hit->allow.sections ?: MG_ALLOW_MODULE) & section))
+		hit = NULL;
 	if (hit) {
 		d.flags |= MG_EVF_LISTED;
-		d.entry = hit->allow.entry;
+		if (section == MG_ALLOW_FIRMWARE)
+			d.entry = hit->allow.firmware_entry;
+		else if (section == MG_ALLOW_KEXEC)
+			d.entry = hit->allow.kexec_entry;
+		else
+			d.entry = hit->allow.entry;
 	}
 	if ((flags & MG_EVF_FORCED) && !(cfg->flags & MG_CFG_ALLOW_FORCED)) {
 		d.reason = MG_REASON_FORCED;
@@ -304,13 +383,38 @@ int BPF_PROG(finit_enter_ia32, struct pt_regs *regs)
 SEC("lsm.s/kernel_read_file")
 int BPF_PROG(read_file, struct file *file, enum kernel_read_file_id id, bool contents, int ret)
 {
+	const struct mg_config *cfg;
 	struct mg_task *t;
+	int kind;
 
 	if (ret)
 		return ret;
-	if (id != READING_MODULE)
+	kind = read_kind(id);
+	if (kind < 0)
 		return 0;
-	t = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
+	if (kind == MG_KIND_MODULE) {
+		t = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
+	} else {
+		cfg = enforced_config(kind);
+		if (!cfg)
+			return 0;
+		if (!contents) {
+			struct decision d = {
+				.event = MG_EVENT_MODULE_LOAD,
+				.hook = MG_HOOK_KERNEL_READ_FILE,
+				.verdict = MG_VERDICT_DENY,
+				.reason = MG_REASON_NOT_HASHABLE,
+				.kind = kind,
+			};
+
+			return finish(&d, cfg, NULL,
+				      (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name),
+				      NULL);
+		}
+		/* No finit_module entry made the record for these: make it here. */
+		t = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0,
+					 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	}
 	/* Only for the event: a path that does not fit is reported empty, not truncated. */
 	if (t && bpf_d_path(&file->f_path, t->path, sizeof(t->path)) < 0)
 		t->path[0] = 0;
@@ -323,12 +427,22 @@ int BPF_PROG(post_read_file, struct file *file, char *buf, loff_t size, enum ker
 {
 	__u32 flags = 0;
 	struct mg_task *t;
+	int kind;
 
 	if (ret)
 		return ret;
-	if (id != READING_MODULE)
+	kind = read_kind(id);
+	if (kind < 0)
 		return 0;
 	t = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
+	if (kind != MG_KIND_MODULE) {
+		ret = judge(kind, MG_HOOK_KERNEL_POST_READ_FILE, (__u64)buf, size, 0,
+			    (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name), t);
+		/* The path belongs to this read only; a later read records its own. */
+		if (t)
+			t->path[0] = 0;
+		return ret;
+	}
 	if (t && t->flags_seen) {
 		if (t->finit_flags & (MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC))
 			flags |= MG_EVF_FORCED;
@@ -340,8 +454,8 @@ int BPF_PROG(post_read_file, struct file *file, char *buf, loff_t size, enum ker
 		 * an unknown load is judged as a forced one. */
 		flags |= MG_EVF_FORCED;
 	}
-	return judge_module(MG_HOOK_KERNEL_POST_READ_FILE, (__u64)buf, size, flags,
-			    (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name), t);
+	return judge(MG_KIND_MODULE, MG_HOOK_KERNEL_POST_READ_FILE, (__u64)buf, size, flags,
+		     (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name), t);
 }
 
 SEC("lsm/kernel_load_data")
@@ -353,10 +467,20 @@ int BPF_PROG(load_data, enum kernel_load_data_id id, bool contents, int ret)
 		.verdict = MG_VERDICT_DENY,
 		.reason = MG_REASON_NO_POLICY,
 	};
+	const struct mg_config *cfg;
 	void *inner;
 
 	if (ret)
 		return ret;
+	if (id == LOADING_KEXEC_IMAGE) {
+		cfg = enforced_config(MG_KIND_KEXEC_IMAGE);
+		if (!cfg)
+			return 0;
+		d.kind = MG_KIND_KEXEC_IMAGE;
+		d.reason = MG_REASON_NOT_HASHABLE;
+		return finish(&d, cfg, NULL, NULL, NULL);
+	}
+	/* LOADING_FIRMWARE: the blob is judged in post_load_data once it is all in. */
 	if (id != LOADING_MODULE)
 		return 0;
 	inner = policy_map();
@@ -369,11 +493,20 @@ SEC("lsm/kernel_post_load_data")
 int BPF_PROG(post_load_data, char *buf, loff_t size, enum kernel_load_data_id id, char *description,
 	     int ret)
 {
+	__u32 kind;
+
 	if (ret)
 		return ret;
-	if (id != LOADING_MODULE)
+	if (id == LOADING_MODULE)
+		kind = MG_KIND_MODULE;
+	else if (id == LOADING_FIRMWARE)
+		kind = MG_KIND_FIRMWARE;
+	else
 		return 0;
-	return judge_module(MG_HOOK_KERNEL_POST_LOAD_DATA, (__u64)buf, size, 0, NULL, NULL);
+	/* For firmware the description says where the blob came from: "blob" (sysfs fallback)
+	 * or "platform" (EFI embedded firmware); init_module has none. */
+	return judge(kind, MG_HOOK_KERNEL_POST_LOAD_DATA, (__u64)buf, size, 0,
+		     kind == MG_KIND_FIRMWARE ? description : NULL, NULL);
 }
 
 struct autoload_loop {

@@ -40,6 +40,29 @@ void put_list(std::string& out, std::string_view key, std::vector<std::string> i
 
 std::string_view flag(bool b) { return b ? "true" : "false"; }
 
+void put_entries(std::string& out, std::string_view key, const std::vector<ModuleEntry>& entries) {
+  std::vector<const ModuleEntry*> sorted;
+  sorted.reserve(entries.size());
+  for (const auto& m : entries) sorted.push_back(&m);
+  // (name, sha256) is unique in a valid section, so this order is total.
+  std::sort(sorted.begin(), sorted.end(), [](const ModuleEntry* a, const ModuleEntry* b) {
+    return std::tie(a->name, a->sha256) < std::tie(b->name, b->sha256);
+  });
+  out += key;
+  out += ' ' + std::to_string(sorted.size()) + "\n";
+  for (const auto* m : sorted) {
+    put_string(out, m->name);
+    out += ' ';
+    out += to_hex(m->sha256);
+    put_optional(out, m->version);
+    put_optional(out, m->vermagic);
+    put_optional(out, m->signer);
+    put_optional(out, m->path);
+    put_optional(out, m->note);
+    out += '\n';
+  }
+}
+
 }  // namespace
 
 std::string_view mode_name(Mode m) { return m == Mode::kEnforce ? "enforce" : "dry-run"; }
@@ -70,25 +93,11 @@ std::string canonical_form(const Policy& p) {
   put_list(out, "autoload.allow", p.autoload.allow);
   put_list(out, "autoload.deny", p.autoload.deny);
 
-  std::vector<const ModuleEntry*> mods;
-  mods.reserve(p.modules.size());
-  for (const auto& m : p.modules) mods.push_back(&m);
-  // (name, sha256) is unique in a valid policy, so this order is total.
-  std::sort(mods.begin(), mods.end(), [](const ModuleEntry* a, const ModuleEntry* b) {
-    return std::tie(a->name, a->sha256) < std::tie(b->name, b->sha256);
-  });
-  out += "modules " + std::to_string(mods.size()) + "\n";
-  for (const auto* m : mods) {
-    put_string(out, m->name);
-    out += ' ';
-    out += to_hex(m->sha256);
-    put_optional(out, m->version);
-    put_optional(out, m->vermagic);
-    put_optional(out, m->signer);
-    put_optional(out, m->path);
-    put_optional(out, m->note);
-    out += '\n';
-  }
+  put_entries(out, "modules", p.modules);
+  // After the modules and only when present, like every later key: a policy without these
+  // sections keeps its digest, and an empty section (deny them all) differs from none.
+  if (p.firmware) put_entries(out, "firmware", *p.firmware);
+  if (p.kexec) put_entries(out, "kexec", *p.kexec);
   return out;
 }
 

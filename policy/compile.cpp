@@ -54,27 +54,50 @@ Result<CompiledPolicy> compile(const Policy& policy) {
   if (policy.autoload.default_action == AutoloadDefault::kAllow)
     c.config.flags |= MG_CFG_AUTOLOAD_DEFAULT_ALLOW;
 
-  if (policy.modules.size() > UINT32_MAX)
-    return Error{"the policy has more modules than an entry index can hold"};
+  if (policy.firmware) c.config.flags |= MG_CFG_FIRMWARE;
+  if (policy.kexec) c.config.flags |= MG_CFG_KEXEC;
+
+  // One map record per hash, carrying every section that lists it: the same bytes may be a
+  // module and a firmware file, but each section admits them only as its own kind.
+  std::map<Sha256, std::size_t> slot;  // hash -> index in c.allow
+  auto add = [&](const std::vector<ModuleEntry>& entries, std::string_view what, std::uint32_t bit,
+                 __u32 mg_allow_value::*entry) -> Result<Ok> {
+    if (entries.size() > UINT32_MAX)
+      return Error{"the policy has more " + std::string(what) +
+                   " entries than an entry index can hold"};
+    // The map is keyed by hash: a second entry with the same one in a section would silently
+    // replace the first and events would name the wrong file. The parser refuses this;
+    // code-built policies may not.
+    std::map<Sha256, std::size_t> seen;
+    for (std::size_t i = 0; i < entries.size(); i++) {
+      auto [it, inserted] = seen.emplace(entries[i].sha256, i);
+      if (!inserted)
+        return Error{std::string(what) + " entries " + std::to_string(it->second) + " ('" +
+                     entries[it->second].name + "') and " + std::to_string(i) + " ('" +
+                     entries[i].name + "') have the same sha256 " + to_hex(entries[i].sha256)};
+      auto [s, fresh] = slot.emplace(entries[i].sha256, c.allow.size());
+      if (fresh) {
+        CompiledPolicy::AllowEntry e{};
+        std::memcpy(e.key.sha256, entries[i].sha256.data(), MG_SHA256_LEN);
+        c.allow.push_back(e);
+      }
+      mg_allow_value& v = c.allow[s->second].value;
+      v.sections |= bit;
+      v.*entry = static_cast<__u32>(i);
+    }
+    return Ok{};
+  };
   c.allow.reserve(policy.modules.size());
-  // The map is keyed by hash: a second entry with the same one would silently replace the first
-  // and events would name the wrong module. The parser refuses this; code-built policies may not.
-  std::map<Sha256, std::size_t> seen;
-  for (std::size_t i = 0; i < policy.modules.size(); i++) {
-    auto [it, inserted] = seen.emplace(policy.modules[i].sha256, i);
-    if (!inserted)
-      return Error{"module entries " + std::to_string(it->second) + " ('" +
-                   policy.modules[it->second].name + "') and " + std::to_string(i) + " ('" +
-                   policy.modules[i].name + "') have the same sha256 " +
-                   to_hex(policy.modules[i].sha256)};
-  }
-  for (std::size_t i = 0; i < policy.modules.size(); i++) {
-    CompiledPolicy::AllowEntry e{};
-    std::memcpy(e.key.sha256, policy.modules[i].sha256.data(), MG_SHA256_LEN);
-    e.value.entry = static_cast<__u32>(i);
-    e.value.flags = 0;
-    c.allow.push_back(e);
-  }
+  if (auto r = add(policy.modules, "module", MG_ALLOW_MODULE, &mg_allow_value::entry); !r)
+    return r.error();
+  if (policy.firmware)
+    if (auto r =
+            add(*policy.firmware, "firmware", MG_ALLOW_FIRMWARE, &mg_allow_value::firmware_entry);
+        !r)
+      return r.error();
+  if (policy.kexec)
+    if (auto r = add(*policy.kexec, "kexec", MG_ALLOW_KEXEC, &mg_allow_value::kexec_entry); !r)
+      return r.error();
   if (auto r = add_globs(policy.autoload.allow, "allow", c.autoload_allow); !r) return r.error();
   if (auto r = add_globs(policy.autoload.deny, "deny", c.autoload_deny); !r) return r.error();
   c.config.n_autoload_allow = static_cast<__u32>(c.autoload_allow.size());

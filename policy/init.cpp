@@ -341,19 +341,27 @@ std::string policy_to_yaml(const Policy& p, const std::vector<std::string>& head
          "\n";
   yaml_list(out, "allow", p.autoload.allow, "  ");
   yaml_list(out, "deny", p.autoload.deny, "  ");
-  out += p.modules.empty() ? "modules: []\n" : "modules:\n";
-  for (const auto& m : p.modules) {
-    out += "  - name: " + yaml_quote(m.name) + "\n";
-    out += "    sha256: \"" + to_hex(m.sha256) + "\"\n";
-    auto opt = [&](const char* key, const std::optional<std::string>& v) {
-      if (v) out += std::string("    ") + key + ": " + yaml_quote(*v) + "\n";
-    };
-    opt("version", m.version);
-    opt("vermagic", m.vermagic);
-    opt("signer", m.signer);
-    opt("path", m.path);
-    opt("note", m.note);
-  }
+  auto entries = [&](const char* key, const std::vector<ModuleEntry>& list) {
+    out += std::string(key) + (list.empty() ? ": []\n" : ":\n");
+    for (const auto& m : list) {
+      out += "  - name: " + yaml_quote(m.name) + "\n";
+      out += "    sha256: \"" + to_hex(m.sha256) + "\"\n";
+      auto opt = [&](const char* k, const std::optional<std::string>& v) {
+        if (v) out += std::string("    ") + k + ": " + yaml_quote(*v) + "\n";
+      };
+      opt("version", m.version);
+      opt("vermagic", m.vermagic);
+      opt("signer", m.signer);
+      opt("path", m.path);
+      opt("note", m.note);
+    }
+  };
+  entries("modules", p.modules);
+  // policy suggest writes an existing policy back with new modules: every other section and
+  // setting must survive the round trip, or the new policy would quietly mean less.
+  if (p.firmware) entries("firmware", *p.firmware);
+  if (p.kexec) entries("kexec", *p.kexec);
+  if (p.protect) out += "protect: true\n";
   return out;
 }
 

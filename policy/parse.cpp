@@ -31,6 +31,9 @@ namespace {
 constexpr int kMaxFlowDepth = 64;
 // MODULE_NAME_LEN - 1 on 64-bit kernels: the longest name the kernel keeps for a module.
 constexpr std::size_t kMaxModuleName = MG_NAME_LEN - 8 - 1;
+// Firmware and kexec names are labels for people (the hash decides); a path under /lib/firmware
+// is at most this long in practice, and PATH_MAX would only invite abuse of the parser.
+constexpr std::size_t kMaxFileEntryName = MG_PATH_LEN - 1;
 // struct new_utsname's release is 65 bytes including the NUL.
 constexpr std::size_t kMaxKernelRelease = 64;
 
@@ -56,6 +59,42 @@ std::string quote(std::string_view s) {
   return out + "'";
 }
 
+// Length of the well-formed multi-byte UTF-8 sequence starting at s[i] (whose byte is >= 0x80),
+// or 0 when there is none: overlong forms, surrogates and code points above U+10FFFF included.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  std::uint32_t cp = 0, min = 0;
+  if ((c & 0xe0) == 0xc0) {
+    len = 2, cp = c & 0x1f, min = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    len = 3, cp = c & 0x0f, min = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    len = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  for (std::size_t j = 1; j < len; j++) {
+    if (i + j >= s.size() || (static_cast<unsigned char>(s[i + j]) & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (static_cast<unsigned char>(s[i + j]) & 0x3f);
+  }
+  return cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff) ? len : 0;
+}
+
+// True when every byte of s at or above 0x80 belongs to a well-formed UTF-8 sequence.
+bool is_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      i++;
+      continue;
+    }
+    std::size_t len = utf8_sequence(s, i);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
 std::string_view kind_name(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Null:
@@ -74,6 +113,53 @@ std::string_view kind_name(const YAML::Node& n) {
 // A plain (unquoted, untagged) scalar is the only spelling accepted for numbers and booleans: a
 // quoted "true" is a string in YAML, and accepting it would make the file mean two things.
 bool is_plain(const YAML::Node& n) { return n.IsScalar() && n.Tag() == "?"; }
+
+// The allowlist sections: one parser and one set of rules for all three.
+enum class Section { kModules, kFirmware, kKexec };
+
+struct SectionInfo {
+  std::string_view key;    // the policy key
+  std::string_view entry;  // what one entry is called in messages
+  std::string_view thing;  // what one file is, for "one file cannot be two ..."
+};
+
+SectionInfo section_info(Section s) {
+  switch (s) {
+    case Section::kFirmware:
+      return {"firmware", "firmware entry", "firmware files"};
+    case Section::kKexec:
+      return {"kexec", "kexec entry", "kexec images"};
+    default:
+      return {"modules", "module entry", "modules"};
+  }
+}
+
+// Why a name cannot be an entry's name, or "" when it can.
+std::string check_entry_name(Section s, const std::string& name) {
+  if (name.empty()) return "is empty";
+  if (s == Section::kModules) {
+    if (name.size() > kMaxModuleName)
+      return "is " + std::to_string(name.size()) + " bytes; the kernel keeps at most " +
+             std::to_string(kMaxModuleName);
+    for (char c : name)
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '_' || c == '-'))
+        return "contains " + quote(std::string_view(&c, 1)) +
+               ": module names hold only letters, digits, '_' and '-'";
+    return "";
+  }
+  // Firmware names are paths under /lib/firmware ("intel/ibt-12-16.sfi", commas included);
+  // kexec names are file names. Anything printable that stays one word in a listing.
+  if (name.size() > kMaxFileEntryName)
+    return "is " + std::to_string(name.size()) + " bytes; at most " +
+           std::to_string(kMaxFileEntryName) + " are kept";
+  for (char c : name)
+    if (c <= ' ' || c > '~')
+      return "contains " + quote(std::string_view(&c, 1)) + ": " +
+             std::string(section_info(s).key) +
+             " names hold printable ASCII characters other than space";
+  return "";
+}
 
 class Parser {
  public:
@@ -106,8 +192,9 @@ class Parser {
   std::vector<std::string> get_patterns(const YAML::Node& key, const YAML::Node& v,
                                         std::string_view what, std::size_t max_count,
                                         std::string (*valid)(std::string_view));
-  void parse_modules(const YAML::Node& key, const YAML::Node& v, Policy& p);
-  void parse_module(const YAML::Node& item, Policy& p);
+  void parse_entries(Section s, const YAML::Node& key, const YAML::Node& v,
+                     std::vector<ModuleEntry>& out);
+  void parse_entry(Section s, const YAML::Node& item, std::vector<ModuleEntry>& out);
   void parse_autoload(const YAML::Node& key, const YAML::Node& v, Policy& p);
   void parse_rollout(const YAML::Node& key, const YAML::Node& v, Policy& p);
 
@@ -116,7 +203,8 @@ class Parser {
     std::string name;
     int line;
   };
-  std::map<Sha256, Seen> hashes_;
+  // Per section: a hash may be in two sections (both kinds admitted), not twice in one.
+  std::map<Section, std::map<Sha256, Seen>> hashes_;
 };
 
 template <typename F>
@@ -153,6 +241,15 @@ std::optional<std::string> Parser::get_string(const YAML::Node& key, const YAML:
   const std::string& t = v.Tag();
   if (t != "?" && t != "!" && t != "tag:yaml.org,2002:str") {
     error(v, std::string(what) + ": unsupported tag " + quote(t));
+    return std::nullopt;
+  }
+  // The text was checked to be UTF-8, but yaml-cpp turns the escapes \N and \_ into the single
+  // bytes 0x85 and 0xa0, which are not: such a string could never be written back as a policy
+  // (found by tests/fuzz/policy_fuzz.cpp).
+  if (!is_utf8(v.Scalar())) {
+    error(v, std::string(what) +
+                 " is not UTF-8 once unescaped (yaml-cpp decodes \\N and \\_ to single bytes); "
+                 "write the character itself");
     return std::nullopt;
   }
   return v.Scalar();
@@ -292,7 +389,11 @@ void Parser::parse_root(const YAML::Node& root, Policy& p) {
                                    check_kernel_pattern);
         } else if (k == "modules") {
           modules_mark = key.Mark();
-          parse_modules(key, v, p);
+          parse_entries(Section::kModules, key, v, p.modules);
+        } else if (k == "firmware") {
+          parse_entries(Section::kFirmware, key, v, p.firmware.emplace());
+        } else if (k == "kexec") {
+          parse_entries(Section::kKexec, key, v, p.kexec.emplace());
         } else if (k == "autoload") {
           parse_autoload(key, v, p);
         } else if (k == "rollout") {
@@ -308,8 +409,8 @@ void Parser::parse_root(const YAML::Node& root, Policy& p) {
           if (auto b = get_bool(key, v, "'protect'")) p.protect = *b;
         } else {
           error(key, "unknown key " + quote(k) +
-                         " (expected version, mode, kernels, modules, autoload, log_allowed, "
-                         "allow_forced, allow_empty, rollout, protect)");
+                         " (expected version, mode, kernels, modules, firmware, kexec, autoload, "
+                         "log_allowed, allow_forced, allow_empty, rollout, protect)");
         }
       });
   if (!have_version) error(root, "missing required key 'version'");
@@ -327,19 +428,24 @@ void Parser::parse_root(const YAML::Node& root, Policy& p) {
              "list modules or set 'allow_empty: true'");
 }
 
-void Parser::parse_modules(const YAML::Node& key, const YAML::Node& v, Policy& p) {
+void Parser::parse_entries(Section sec, const YAML::Node& key, const YAML::Node& v,
+                           std::vector<ModuleEntry>& out) {
+  const SectionInfo info = section_info(sec);
   if (!v.IsSequence()) {
     error_at(v.IsNull() ? key.Mark() : v.Mark(),
-             "'modules' must be a list of entries, got " + std::string(kind_name(v)) +
-                 (v.IsNull() ? " (write [] for an empty list)" : ""));
+             "'" + std::string(info.key) + "' must be a list of entries, got " +
+                 std::string(kind_name(v)) + (v.IsNull() ? " (write [] for an empty list)" : ""));
     return;
   }
-  for (const auto& item : v) parse_module(item, p);
+  for (const auto& item : v) parse_entry(sec, item, out);
 }
 
-void Parser::parse_module(const YAML::Node& item, Policy& p) {
+void Parser::parse_entry(Section sec, const YAML::Node& item, std::vector<ModuleEntry>& out) {
+  const SectionInfo info = section_info(sec);
+  const std::string entry(info.entry);
   if (!item.IsMap()) {
-    error(item, "a 'modules' entry must be a mapping with 'name' and 'sha256', got " +
+    error(item, "a '" + std::string(info.key) +
+                    "' entry must be a mapping with 'name' and 'sha256', got " +
                     std::string(kind_name(item)));
     return;
   }
@@ -348,36 +454,22 @@ void Parser::parse_module(const YAML::Node& item, Policy& p) {
   bool have_name = false, have_hash = false, bad = false;
   YAML::Mark hash_mark = item.Mark();
   for_each_key(
-      item, "a module entry",
-      [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
+      item, "a " + entry, [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
         std::optional<std::string>* opt = nullptr;
         if (k == "name") {
           have_name = true;
-          auto s = get_string(key, v, "'name'");
-          if (!s) {
+          auto name = get_string(key, v, "'name'");
+          if (!name) {
             bad = true;
             return;
           }
-          std::string problem;
-          if (s->empty())
-            problem = "is empty";
-          else if (s->size() > kMaxModuleName)
-            problem = "is " + std::to_string(s->size()) + " bytes; the kernel keeps at most " +
-                      std::to_string(kMaxModuleName);
-          else
-            for (char c : *s)
-              if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-')) {
-                problem = "contains " + quote(std::string_view(&c, 1)) +
-                          ": module names hold only letters, digits, '_' and '-'";
-                break;
-              }
-          if (!problem.empty()) {
-            error(v, "module name " + quote(*s) + " " + problem);
+          if (auto problem = check_entry_name(sec, *name); !problem.empty()) {
+            error(v, (sec == Section::kModules ? "module" : std::string(info.key)) + " name " +
+                         quote(*name) + " " + problem);
             bad = true;
             return;
           }
-          e.name = *s;
+          e.name = *name;
         } else if (k == "sha256") {
           have_hash = true;
           hash_mark = v.IsNull() ? key.Mark() : v.Mark();
@@ -404,24 +496,22 @@ void Parser::parse_module(const YAML::Node& item, Policy& p) {
         } else if (k == "note") {
           opt = &e.note;
         } else {
-          error(key,
-                "unknown key " + quote(k) +
-                    " in a module entry (expected name, sha256, version, vermagic, signer, path, "
-                    "note)");
+          error(key, "unknown key " + quote(k) + " in a " + entry +
+                         " (expected name, sha256, version, vermagic, signer, path, note)");
           return;
         }
         if (opt) *opt = get_string(key, v, "'" + k + "'");
       });
   if (!have_name) {
-    error(item, "module entry without 'name'");
+    error(item, entry + " without 'name'");
     bad = true;
   }
   if (!have_hash) {
-    error(item, "module entry without 'sha256'");
+    error(item, entry + " without 'sha256'");
     bad = true;
   }
   if (bad) return;
-  auto [pos, inserted] = hashes_.emplace(e.sha256, Seen{e.name, e.line});
+  auto [pos, inserted] = hashes_[sec].emplace(e.sha256, Seen{e.name, e.line});
   if (!inserted) {
     if (pos->second.name == e.name)
       error_at(hash_mark, "sha256 " + to_hex(e.sha256) + " of " + quote(e.name) +
@@ -430,11 +520,11 @@ void Parser::parse_module(const YAML::Node& item, Policy& p) {
     else
       error_at(hash_mark, "sha256 " + to_hex(e.sha256) + " is listed under " + quote(e.name) +
                               " and under " + quote(pos->second.name) + " at line " +
-                              std::to_string(pos->second.line) +
-                              "; one file cannot be two modules");
+                              std::to_string(pos->second.line) + "; one file cannot be two " +
+                              std::string(info.thing));
     return;
   }
-  p.modules.push_back(std::move(e));
+  out.push_back(std::move(e));
 }
 
 void Parser::parse_autoload(const YAML::Node& key, const YAML::Node& v, Policy& p) {
@@ -552,23 +642,8 @@ bool prescan(std::string_view text, std::vector<Diag>& diags) {
       ok = c >= 0x20 || c == '\t' || c == '\n' || c == '\r';
       ok = ok && c != 0x7f;
     } else {
-      std::uint32_t cp = 0, min = 0;
-      if ((c & 0xe0) == 0xc0) {
-        len = 2, cp = c & 0x1f, min = 0x80;
-      } else if ((c & 0xf0) == 0xe0) {
-        len = 3, cp = c & 0x0f, min = 0x800;
-      } else if ((c & 0xf8) == 0xf0) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-      } else {
-        ok = false;
-      }
-      for (std::size_t j = 1; ok && j < len; j++) {
-        if (i + j >= text.size() || (static_cast<unsigned char>(text[i + j]) & 0xc0) != 0x80)
-          ok = false;
-        else
-          cp = cp << 6 | (static_cast<unsigned char>(text[i + j]) & 0x3f);
-      }
-      ok = ok && cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+      len = utf8_sequence(text, i);
+      ok = len > 0;
     }
     if (!ok) {
       auto [l, col] = position(text, i);
@@ -581,8 +656,10 @@ bool prescan(std::string_view text, std::vector<Diag>& diags) {
     i += len;
   }
 
-  // Brackets inside quotes or comments are not nesting; counting them anyway would only make the
-  // limit stricter, and no real policy comes near it either way.
+  // Brackets inside quotes or comments are not nesting. Quotes end where YAML ends them: a
+  // backslash escapes the next byte in "...", and '' is a quote inside '...'. Ending them early
+  // would count the brackets of a note as nesting, and refuse the text policy_to_yaml writes for
+  // a note holding \" and many brackets (found by tests/fuzz/policy_fuzz.cpp).
   int depth = 0;
   char in_quote = 0;
   bool in_comment = false;
@@ -590,6 +667,9 @@ bool prescan(std::string_view text, std::vector<Diag>& diags) {
     char c = text[i];
     if (in_comment) {
       if (c == '\n') in_comment = false;
+    } else if ((in_quote == '"' && c == '\\') ||
+               (in_quote == '\'' && c == '\'' && i + 1 < text.size() && text[i + 1] == '\'')) {
+      i++;  // the escape and the byte it escapes
     } else if (in_quote) {
       if (c == in_quote) in_quote = 0;
     } else if (c == '#' &&

@@ -19,6 +19,7 @@ namespace modgate::policy {
 enum class Mode { kDryRun, kEnforce };
 enum class AutoloadDefault { kAllow, kDeny };
 
+// One allowlist entry: of modules:, and with the same shape of firmware: and kexec:.
 struct ModuleEntry {
   std::string name;
   Sha256 sha256{};
@@ -46,6 +47,10 @@ struct Policy {
   std::optional<Rollout> rollout;    // only with mode enforce
   std::vector<std::string> kernels;  // release globs; empty means every kernel
   std::vector<ModuleEntry> modules;
+  // Firmware files and kexec images (kernels and initramfs) judged like modules, each admitted
+  // only by its own section. Absent: those loads are left to the kernel; present, even empty:
+  // judged in the policy's mode.
+  std::optional<std::vector<ModuleEntry>> firmware, kexec;
   Autoload autoload;
   bool log_allowed = false;
   bool allow_forced = false;

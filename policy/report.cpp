@@ -1,6 +1,7 @@
 #include "policy/report.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -37,6 +38,19 @@ std::string list(const std::vector<std::string>& v) {
   return out;
 }
 
+// "3 entries" for a section, or what its absence means.
+std::string section_summary(const std::optional<std::vector<ModuleEntry>>& s) {
+  if (!s) return "not judged (no section)";
+  return std::to_string(s->size()) + " entries";
+}
+
+Json section_json(const std::optional<std::vector<ModuleEntry>>& s) {
+  if (!s) return nullptr;
+  Json a = Json::array();
+  for (const auto& m : *s) a.push_back(module_json(m));
+  return a;
+}
+
 std::size_t distinct_names(const Policy& p) {
   std::set<std::string> names;
   for (const auto& m : p.modules) names.insert(m.name);
@@ -63,6 +77,8 @@ std::string show_text(const Policy& p, const std::string& file, bool list_module
       << "% of hosts (salt '" << p.rollout->salt << "'), dry-run on the others\n";
   o << "kernels:      " << (p.kernels.empty() ? "any" : list(p.kernels)) << "\n"
     << "modules:      " << p.modules.size() << " entries, " << distinct_names(p) << " names\n"
+    << "firmware:     " << section_summary(p.firmware) << "\n"
+    << "kexec:        " << section_summary(p.kexec) << "\n"
     << "autoload:     default " << autoload_default_name(p.autoload.default_action) << "; allow "
     << (p.autoload.allow.empty() ? "none" : list(p.autoload.allow)) << "; deny "
     << (p.autoload.deny.empty() ? "none" : list(p.autoload.deny)) << "\n"
@@ -70,8 +86,13 @@ std::string show_text(const Policy& p, const std::string& file, bool list_module
     << "allow_forced: " << (p.allow_forced ? "true" : "false") << "\n"
     << "allow_empty:  " << (p.allow_empty ? "true" : "false") << "\n"
     << "protect:      " << (p.protect ? "true" : "false") << "\n";
-  if (list_modules)
+  if (list_modules) {
     for (const auto& m : p.modules) o << "  " << module_line(m) << "\n";
+    if (p.firmware)
+      for (const auto& m : *p.firmware) o << "  firmware: " << module_line(m) << "\n";
+    if (p.kexec)
+      for (const auto& m : *p.kexec) o << "  kexec: " << module_line(m) << "\n";
+  }
   return o.str();
 }
 
@@ -100,6 +121,9 @@ std::string show_json(const Policy& p, const std::string& file) {
   Json mods = Json::array();
   for (const auto& m : p.modules) mods.push_back(module_json(m));
   j["modules"] = std::move(mods);
+  // null: the section is absent and the kind is left to the kernel; [] denies every such load.
+  j["firmware"] = section_json(p.firmware);
+  j["kexec"] = section_json(p.kexec);
   return dump(j);
 }
 
@@ -123,8 +147,19 @@ std::string diff_text(const PolicyDiff& d, const Policy& from, const Policy& to)
   for (const auto& m : d.added) o << "+ " << module_line(m) << "\n";
   for (const auto& c : d.changed)
     o << "~ " << c.to.name << "  " << to_hex(c.to.sha256) << "  " << list(c.fields) << "\n";
-  o << d.added.size() << " added, " << d.removed.size() << " removed, " << d.changed.size()
-    << " changed\n";
+  // Sections other than modules carry their name, as the setting lists do.
+  auto section = [&](const char* what, const PolicyDiff::Entries& e) {
+    for (const auto& m : e.removed) o << what << ": - " << module_line(m) << "\n";
+    for (const auto& m : e.added) o << what << ": + " << module_line(m) << "\n";
+    for (const auto& c : e.changed)
+      o << what << ": ~ " << c.to.name << "  " << to_hex(c.to.sha256) << "  " << list(c.fields)
+        << "\n";
+  };
+  section("firmware", d.firmware);
+  section("kexec", d.kexec);
+  o << d.added.size() + d.firmware.added.size() + d.kexec.added.size() << " added, "
+    << d.removed.size() + d.firmware.removed.size() + d.kexec.removed.size() << " removed, "
+    << d.changed.size() + d.firmware.changed.size() + d.kexec.changed.size() << " changed\n";
   return o.str();
 }
 
@@ -152,6 +187,15 @@ std::string diff_json(const PolicyDiff& d, const Policy& from, const Policy& to)
     changed.push_back(
         {{"from", module_json(c.from)}, {"to", module_json(c.to)}, {"fields", c.fields}});
   j["modules"]["changed"] = std::move(changed);
+  auto entries = [&](const PolicyDiff::Entries& e) {
+    Json ch = Json::array();
+    for (const auto& c : e.changed)
+      ch.push_back(
+          {{"from", module_json(c.from)}, {"to", module_json(c.to)}, {"fields", c.fields}});
+    return Json{{"added", mods(e.added)}, {"removed", mods(e.removed)}, {"changed", ch}};
+  };
+  j["firmware"] = entries(d.firmware);
+  j["kexec"] = entries(d.kexec);
   return dump(j);
 }
 

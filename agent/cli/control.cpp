@@ -58,6 +58,11 @@ void print_status(const json& s) {
     row("allowlisted", str(p, "entries") + " hashes");
     row("autoload", "allow " + str(p, "autoload_allow") + " pattern(s), deny " +
                         str(p, "autoload_deny") + " pattern(s)");
+    // Modules always; firmware and kexec only with their policy sections (docs/policy.md).
+    std::string judged = "modules";
+    if (p.value("firmware", false)) judged += ", firmware";
+    if (p.value("kexec", false)) judged += ", kexec images";
+    row("judged", judged);
   }
   const json& la = s["last_apply"];
   if (!la.is_null()) {
@@ -81,6 +86,14 @@ void print_status(const json& s) {
     std::cout << std::left << std::setw(24) << hook << std::right << std::setw(10)
               << c.value("allow", 0) << std::setw(10) << c.value("deny", 0) << std::setw(12)
               << c.value("would-deny", 0) << "\n";
+  // The same load decisions by what was loaded; firmware and kexec share the hooks above.
+  if (s.contains("decisions_by_kind") && !s["decisions_by_kind"].empty()) {
+    std::cout << "\n";
+    for (const auto& [kind, c] : s["decisions_by_kind"].items())
+      std::cout << std::left << std::setw(24) << kind << std::right << std::setw(10)
+                << c.value("allow", 0) << std::setw(10) << c.value("deny", 0) << std::setw(12)
+                << c.value("would-deny", 0) << "\n";
+  }
 }
 
 }  // namespace

@@ -154,11 +154,19 @@ int run_check(const PolicyOptions& o) {
                        {"version", p->version},
                        {"mode", policy::mode_name(p->mode)},
                        {"modules", p->modules.size()},
+                       // null: no section, the kind is left to the kernel.
+                       {"firmware", p->firmware ? nlohmann::ordered_json(p->firmware->size())
+                                                : nlohmann::ordered_json(nullptr)},
+                       {"kexec", p->kexec ? nlohmann::ordered_json(p->kexec->size())
+                                          : nlohmann::ordered_json(nullptr)},
                        {"digest", to_hex(p->digest)}});
     else if (!o.quiet)
       std::cout << f << ": " << out.good("ok") << ", "
                 << out.mode(std::string(policy::mode_name(p->mode))) << ", " << p->modules.size()
-                << " module entries, digest " << to_hex(p->digest) << "\n";
+                << " module entries, "
+                << (p->firmware ? std::to_string(p->firmware->size()) + " firmware entries, " : "")
+                << (p->kexec ? std::to_string(p->kexec->size()) + " kexec entries, " : "")
+                << "digest " << to_hex(p->digest) << "\n";
   }
   if (o.check_json) std::cout << nlohmann::ordered_json{{"files", files}}.dump(2) << "\n";
   return rc;

@@ -107,10 +107,20 @@ std::string render_prometheus(const ordered_json& s) {
 
   if (has(s, "counters") && !s["counters"].empty()) {
     Family f(out, "modgate_decisions_total", "counter",
-             "Module load and autoload decisions, by LSM hook and verdict.");
+             "Module, firmware and kexec load decisions and autoload decisions, by LSM hook "
+             "and verdict.");
     for (const auto& [hook, verdicts] : s["counters"].items())
       for (const auto& [verdict, n] : verdicts.items())
         f.sample(n, {{"hook", hook}, {"verdict", verdict}});
+  }
+  // The load decisions of every hook but kernel_module_request again, by what was loaded.
+  if (has(s, "decisions_by_kind") && !s["decisions_by_kind"].empty()) {
+    Family f(out, "modgate_load_decisions_total", "counter",
+             "Load decisions by kind (module, firmware, kexec_image, kexec_initramfs) and "
+             "verdict.");
+    for (const auto& [kind, verdicts] : s["decisions_by_kind"].items())
+      for (const auto& [verdict, n] : verdicts.items())
+        f.sample(n, {{"kind", kind}, {"verdict", verdict}});
   }
   if (has(s, "events_lost"))
     Family(out, "modgate_events_lost_total", "counter",

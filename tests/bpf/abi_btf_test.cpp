@@ -52,12 +52,12 @@ class AbiBtf : public ::testing::Test {
 };
 
 TEST_F(AbiBtf, Event) {
-  check(
-      "mg_event", BTF_KIND_STRUCT, sizeof(mg_event),
-      {F(mg_event, ts_ns), F(mg_event, size), F(mg_event, policy_version), F(mg_event, event),
-       F(mg_event, hook), F(mg_event, verdict), F(mg_event, reason), F(mg_event, mode),
-       F(mg_event, flags), F(mg_event, pid), F(mg_event, tid), F(mg_event, uid), F(mg_event, entry),
-       F(mg_event, sha256), F(mg_event, comm), F(mg_event, name), F(mg_event, path)});
+  check("mg_event", BTF_KIND_STRUCT, sizeof(mg_event),
+        {F(mg_event, ts_ns), F(mg_event, size), F(mg_event, policy_version), F(mg_event, event),
+         F(mg_event, hook), F(mg_event, verdict), F(mg_event, reason), F(mg_event, mode),
+         F(mg_event, flags), F(mg_event, pid), F(mg_event, tid), F(mg_event, uid),
+         F(mg_event, entry), F(mg_event, sha256), F(mg_event, comm), F(mg_event, name),
+         F(mg_event, path), F(mg_event, kind), F(mg_event, _pad)});
 }
 
 TEST_F(AbiBtf, Config) {
@@ -72,7 +72,8 @@ TEST_F(AbiBtf, PolicyRecords) {
         {F(mg_special_key, magic), F(mg_special_key, kind), F(mg_special_key, index),
          F(mg_special_key, zero)});
   check("mg_allow_value", BTF_KIND_STRUCT, sizeof(mg_allow_value),
-        {F(mg_allow_value, entry), F(mg_allow_value, flags)});
+        {F(mg_allow_value, entry), F(mg_allow_value, sections), F(mg_allow_value, firmware_entry),
+         F(mg_allow_value, kexec_entry)});
   check("mg_glob", BTF_KIND_STRUCT, sizeof(mg_glob), {F(mg_glob, pattern)});
   check("mg_policy_value", BTF_KIND_UNION, sizeof(mg_policy_value),
         {F(mg_policy_value, allow), F(mg_policy_value, config), F(mg_policy_value, glob)});

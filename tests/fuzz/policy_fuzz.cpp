@@ -23,7 +23,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(policy_digest(*p) == p->digest);
 
   auto compiled = compile(*p);
-  if (compiled) FUZZ_CHECK(compiled->allow.size() <= p->modules.size());
+  if (compiled) {
+    // One record per distinct hash over the three sections, each naming at least one section.
+    std::size_t entries = p->modules.size() + (p->firmware ? p->firmware->size() : 0) +
+                          (p->kexec ? p->kexec->size() : 0);
+    FUZZ_CHECK(compiled->allow.size() <= entries);
+    for (const auto& e : compiled->allow) FUZZ_CHECK(e.value.sections != 0);
+    FUZZ_CHECK(((compiled->config.flags & MG_CFG_FIRMWARE) != 0) == p->firmware.has_value());
+    FUZZ_CHECK(((compiled->config.flags & MG_CFG_KEXEC) != 0) == p->kexec.has_value());
+  }
 
   auto yaml = policy_to_yaml(*p, {"fuzz"});
   auto back = parse_policy(yaml, "roundtrip.yaml");

@@ -11,7 +11,24 @@ namespace {
 
 TEST(AbiLayout, AllowlistKeyAndValue) {
   EXPECT_EQ(sizeof(mg_allow_key), 32u);
-  EXPECT_EQ(sizeof(mg_allow_value), 8u);
+  EXPECT_EQ(sizeof(mg_allow_value), 16u);
+  EXPECT_EQ(offsetof(mg_allow_value, entry), 0u);
+  EXPECT_EQ(offsetof(mg_allow_value, sections), 4u);
+  EXPECT_EQ(offsetof(mg_allow_value, firmware_entry), 8u);
+  EXPECT_EQ(offsetof(mg_allow_value, kexec_entry), 12u);
+  EXPECT_LE(sizeof(mg_allow_value), sizeof(mg_policy_value)) << "must fit the policy map's value";
+}
+
+TEST(AbiLayout, KindsAndSections) {
+  // Distinct bits: a hash may carry several sections, each admitting only its own kind.
+  EXPECT_EQ(MG_ALLOW_MODULE & MG_ALLOW_FIRMWARE, 0u);
+  EXPECT_EQ((MG_ALLOW_MODULE | MG_ALLOW_FIRMWARE) & MG_ALLOW_KEXEC, 0u);
+  EXPECT_EQ(MG_CFG_FIRMWARE & MG_CFG_KEXEC, 0u);
+  EXPECT_EQ((MG_CFG_FIRMWARE | MG_CFG_KEXEC) & (MG_CFG_LOG_ALLOWED | MG_CFG_ALLOW_FORCED |
+                                                MG_CFG_AUTOLOAD_DEFAULT_ALLOW | MG_CFG_PROTECT),
+            0u);
+  EXPECT_EQ(MG_KIND_MODULE, 0) << "events of other types carry kind 0";
+  EXPECT_EQ(MG_KIND_COUNT, 4);
 }
 
 TEST(AbiLayout, Config) {
@@ -36,7 +53,8 @@ TEST(AbiLayout, Event) {
   EXPECT_EQ(offsetof(mg_event, comm), 96u);
   EXPECT_EQ(offsetof(mg_event, name), 112u);
   EXPECT_EQ(offsetof(mg_event, path), 176u);
-  EXPECT_EQ(sizeof(mg_event), 432u);
+  EXPECT_EQ(offsetof(mg_event, kind), 432u);
+  EXPECT_EQ(sizeof(mg_event), 440u);
   EXPECT_EQ(sizeof(mg_event) % 8, 0u) << "ring buffer records should keep 8-byte alignment";
 }
 
@@ -44,7 +62,8 @@ TEST(AbiLayout, HookAndStatIndexing) {
   EXPECT_EQ(MG_STAT_RINGBUF_LOST, MG_HOOK_COUNT * MG_VERDICT_COUNT);
   EXPECT_GT(MG_STAT_COUNT, MG_STAT_HASH_FAILED);
   EXPECT_EQ(MG_STAT_TAMPER, MG_STAT_HASH_FAILED + 1);
-  EXPECT_EQ(MG_STAT_COUNT, MG_STAT_TAMPER + MG_TAMPER_COUNT);
+  EXPECT_EQ(MG_STAT_KIND, MG_STAT_TAMPER + MG_TAMPER_COUNT);
+  EXPECT_EQ(MG_STAT_COUNT, MG_STAT_KIND + MG_KIND_COUNT * MG_VERDICT_COUNT);
 }
 
 TEST(AbiLayout, Guard) {

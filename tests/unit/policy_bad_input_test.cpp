@@ -109,6 +109,25 @@ TEST(PolicyBadInput, DeepBlockNestingDoesNotCrash) {
   EXPECT_THAT(load_error(t / "deepmap.yaml"), StartsWith(t / "deepmap.yaml" + ":"));
 }
 
+TEST(PolicyBadInput, BracketsInQuotedStringsWithEscapedQuotesAreNotNesting) {
+  // What policy_to_yaml writes for a note holding a quote and many brackets must read back
+  // (tests/fuzz/regressions/policy/prescan-escaped-quote-brackets.yaml).
+  const std::string many(70, '{');
+  const std::string head =
+      "version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + std::string(64, 'a') +
+      "\n  note: ";
+  auto dq = parse_policy(head + "\"say \\\"hi\\\" " + many + "\"\n", "dq.yaml");
+  ASSERT_TRUE(dq.ok()) << dq.error().message;
+  EXPECT_EQ(dq->modules[0].note, "say \"hi\" " + many);
+  auto sq = parse_policy(head + "'it''s " + many + "'\n", "sq.yaml");
+  ASSERT_TRUE(sq.ok()) << sq.error().message;
+  EXPECT_EQ(sq->modules[0].note, "it's " + many);
+  // Real nesting after such strings is still counted.
+  auto deep = parse_policy(head + "\"\\\"\"\nkernels: " + std::string(70, '[') + "\n", "deep.yaml");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_THAT(deep.error().message, HasSubstr("nested more than 64 levels deep"));
+}
+
 TEST(PolicyBadInput, NestingWithinTheLimitReachesValidation) {
   auto r = parse_policy(
       "version: 1\nmode: dry-run\nkernels: " + std::string(60, '[') + std::string(60, ']') + "\n",

@@ -94,6 +94,34 @@ TEST(PolicyCanonical, DigestChangesWithEveryField) {
   EXPECT_TRUE(changed("name: b\n", "name: b\n  signer: x\n"));
 }
 
+TEST(PolicyCanonical, FirmwareAndKexecSectionsFollowTheModulesOnlyWhenPresent) {
+  // Without the sections the form is exactly that of FormIsSpecifiedByteForByte: every policy
+  // written before they existed keeps its digest.
+  const std::string with = kA + "firmware:\n- {name: intel/b.bin, sha256: " + hash_hex(7) +
+                           "}\n- {name: a.bin, sha256: " + hash_hex(8) + "}\nkexec: []\n";
+  std::string without = canonical_form(parsed(kA));
+  std::string form = canonical_form(parsed(with));
+  ASSERT_EQ(form.substr(0, without.size()), without);
+  EXPECT_EQ(form.substr(without.size()), "firmware 2\n5:a.bin " + hash_hex(8) +
+                                             " - - - - -\n11:intel/b.bin " + hash_hex(7) +
+                                             " - - - - -\nkexec 0\n");
+}
+
+TEST(PolicyCanonical, SectionsChangeTheDigest) {
+  Sha256 base = parsed(kA).digest;
+  // Present and empty (deny every firmware load) is not absent (leave firmware to the kernel).
+  EXPECT_NE(parsed(kA + "firmware: []\n").digest, base);
+  EXPECT_NE(parsed(kA + "kexec: []\n").digest, base);
+  EXPECT_NE(parsed(kA + "firmware: []\n").digest, parsed(kA + "kexec: []\n").digest);
+  // The same entry in another section admits another kind: another policy.
+  const std::string entry = "\n- {name: x, sha256: " + hash_hex(9) + "}\n";
+  EXPECT_NE(parsed(kA + "firmware:" + entry).digest, parsed(kA + "kexec:" + entry).digest);
+  EXPECT_NE(parsed(kA + "firmware:" + entry).digest, parsed(kA + "firmware: []\n").digest);
+  // Order and spelling still do not matter.
+  EXPECT_EQ(parsed(kA + "kexec: []\nfirmware:" + entry).digest,
+            parsed("firmware:" + entry + kA + "kexec: []\n").digest);
+}
+
 TEST(PolicyCanonical, AbsentAndEmptyOptionalFieldsDiffer) {
   std::string base =
       "version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + hash_hex(1) + "\n";
@@ -121,12 +149,12 @@ TEST(PolicyCanonical, DocumentationExamplesHold) {
     pos += 8;
     yaml.push_back(doc.substr(pos, doc.find("```", pos) - pos));
   }
-  ASSERT_EQ(yaml.size(), 2u);
+  ASSERT_EQ(yaml.size(), 3u);
   for (const auto& y : yaml) {
     auto r = parse_policy(y, "docs/policy.md");
     EXPECT_TRUE(r.ok()) << r.error().message;
   }
-  auto small = parse_policy(yaml[1], "docs/policy.md");
+  auto small = parse_policy(yaml.back(), "docs/policy.md");
   ASSERT_TRUE(small.ok());
   std::string canonical = canonical_form(*small);
   EXPECT_NE(doc.find("```\n" + canonical + "```"), std::string::npos)

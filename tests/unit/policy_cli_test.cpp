@@ -51,6 +51,26 @@ TEST_F(PolicyCli, CheckValidFileExitsZero) {
   EXPECT_EQ(run_modgate("policy check -q " + f).out, "");
 }
 
+TEST_F(PolicyCli, CheckCountsFirmwareAndKexecEntriesWhenTheSectionsArePresent) {
+  std::string f = policy(
+      "p.yaml", kPolicy + "firmware:\n  - {name: x.bin, sha256: " + hash_hex(5) + "}\nkexec: []\n");
+  auto p = load_policy_file(f);
+  ASSERT_TRUE(p.ok());
+  auto r = run_modgate("policy check " + f);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, f +
+                       ": ok, enforce, 2 module entries, 1 firmware entries, 0 kexec entries, "
+                       "digest " +
+                       to_hex(p->digest) + "\n");
+  auto j = nlohmann::json::parse(run_modgate("policy check --json " + f).out);
+  EXPECT_EQ(j["files"][0]["firmware"], 1);
+  EXPECT_EQ(j["files"][0]["kexec"], 0);
+  auto without =
+      nlohmann::json::parse(run_modgate("policy check --json " + policy("q.yaml", kPolicy)).out);
+  EXPECT_TRUE(without["files"][0]["firmware"].is_null());
+  EXPECT_TRUE(without["files"][0]["kexec"].is_null());
+}
+
 TEST_F(PolicyCli, CheckInvalidFilePrintsOneLinePerProblemAndExitsOne) {
   std::string f = policy("bad.yaml", "version: -1\nmode: strict\nmodules: []\ncolour: red\n");
   auto r = run_modgate("policy check " + f);
@@ -59,7 +79,8 @@ TEST_F(PolicyCli, CheckInvalidFilePrintsOneLinePerProblemAndExitsOne) {
   EXPECT_EQ(r.err, f + ":1:10: 'version' must be a non-negative decimal integer, got '-1'\n" + f +
                        ":2:7: 'mode' must be 'enforce' or 'dry-run', got 'strict'\n" + f +
                        ":4:1: unknown key 'colour' (expected version, mode, kernels, modules, "
-                       "autoload, log_allowed, allow_forced, allow_empty, rollout, protect)\n");
+                       "firmware, kexec, autoload, log_allowed, allow_forced, allow_empty, "
+                       "rollout, protect)\n");
 }
 
 TEST_F(PolicyCli, CheckSeveralFilesFailsIfAnyIsInvalid) {

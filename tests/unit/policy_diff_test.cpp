@@ -80,6 +80,62 @@ TEST(PolicyDiff, ModulesAddedRemovedAndChangedByNameAndHash) {
   EXPECT_EQ(j["autoload"]["deny"]["removed"][0], "x");
 }
 
+TEST(PolicyDiff, FirmwareAndKexecSections) {
+  Policy a = parsed(kOld);
+  Policy b = parsed(kOld + "firmware:\n" + entry("fw.bin", 7) + entry("x.bin", 1) + "kexec: []\n");
+  auto d = diff_policies(a, b);
+  EXPECT_FALSE(d.empty());
+  EXPECT_TRUE(d.added.empty()) << "modules: did not change";
+  ASSERT_EQ(d.firmware.added.size(), 2u);
+  EXPECT_EQ(d.firmware.added[0].name, "fw.bin");
+  EXPECT_TRUE(d.kexec.empty());
+  ASSERT_EQ(d.settings.size(), 2u);
+  EXPECT_EQ(d.settings[0].key, "firmware");
+  EXPECT_EQ(d.settings[0].from, "absent");
+  EXPECT_EQ(d.settings[0].to, "present");
+  EXPECT_EQ(d.settings[1].key, "kexec");
+
+  std::string text = diff_text(d, a, b);
+  EXPECT_THAT(text, HasSubstr("firmware: absent -> present\n"));
+  EXPECT_THAT(text, HasSubstr("kexec: absent -> present\n"));
+  EXPECT_THAT(text, HasSubstr("firmware: + fw.bin  " + hash_hex(7) + "\n"));
+  EXPECT_THAT(text, HasSubstr("2 added, 0 removed, 0 changed\n"));
+
+  Policy c = parsed(kOld + "firmware:\n" + entry("fw.bin", 7, ", note: v2") + "kexec:\n" +
+                    entry("vmlinuz", 8));
+  auto d2 = diff_policies(b, c);
+  EXPECT_EQ(d2.settings.size(), 0u);
+  ASSERT_EQ(d2.firmware.removed.size(), 1u);
+  EXPECT_EQ(d2.firmware.removed[0].name, "x.bin");
+  ASSERT_EQ(d2.firmware.changed.size(), 1u);
+  EXPECT_THAT(d2.firmware.changed[0].fields, ElementsAre("note"));
+  ASSERT_EQ(d2.kexec.added.size(), 1u);
+  auto j = nlohmann::json::parse(diff_json(d2, b, c));
+  EXPECT_EQ(j["firmware"]["removed"][0]["name"], "x.bin");
+  EXPECT_EQ(j["firmware"]["changed"][0]["fields"][0], "note");
+  EXPECT_EQ(j["kexec"]["added"][0]["sha256"], hash_hex(8));
+  EXPECT_TRUE(j["modules"]["added"].empty());
+}
+
+TEST(PolicyShow, FirmwareAndKexecSections) {
+  Policy none = parsed(kOld);
+  EXPECT_THAT(show_text(none, "p.yaml", false),
+              HasSubstr("firmware:     not judged (no section)\n"));
+  auto jn = nlohmann::json::parse(show_json(none, "p.yaml"));
+  EXPECT_TRUE(jn["firmware"].is_null());
+  EXPECT_TRUE(jn["kexec"].is_null());
+
+  Policy p = parsed(kOld + "firmware:\n" + entry("fw.bin", 7) + "kexec: []\n");
+  std::string text = show_text(p, "p.yaml", true);
+  EXPECT_THAT(text, HasSubstr("firmware:     1 entries\n"));
+  EXPECT_THAT(text, HasSubstr("kexec:        0 entries\n"));
+  EXPECT_THAT(text, HasSubstr("  firmware: fw.bin  " + hash_hex(7) + "\n"));
+  auto j = nlohmann::json::parse(show_json(p, "p.yaml"));
+  EXPECT_EQ(j["firmware"][0]["name"], "fw.bin");
+  EXPECT_TRUE(j["kexec"].is_array());
+  EXPECT_TRUE(j["kexec"].empty());
+}
+
 TEST(PolicyShow, TextSummaryAndJsonCarryDigestAndEntries) {
   Policy p = parsed(kOld);
   std::string text = show_text(p, "p.yaml", false);

@@ -281,5 +281,29 @@ TEST(PolicyInit, YamlWriterQuotesAndEscapes) {
   EXPECT_EQ(back->digest, p.digest);
 }
 
+TEST(PolicyInit, YamlWriterKeepsFirmwareKexecAndProtect) {
+  // policy suggest rewrites an existing policy through this writer; it must mean the same after.
+  Policy p;
+  p.version = 4;
+  p.allow_empty = true;
+  p.protect = true;
+  p.firmware.emplace();
+  ModuleEntry fw;
+  fw.name = "intel/ibt-12-16.sfi";
+  fw.sha256[0] = 7;
+  fw.note = "bluetooth";
+  p.firmware->push_back(fw);
+  p.kexec.emplace();  // present and empty: deny every kexec
+  p.digest = policy_digest(p);
+  auto back = parse_policy(policy_to_yaml(p, {}), "w.yaml");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_TRUE(back->firmware.has_value());
+  EXPECT_EQ((*back->firmware)[0].name, fw.name);
+  ASSERT_TRUE(back->kexec.has_value());
+  EXPECT_TRUE(back->kexec->empty());
+  EXPECT_TRUE(back->protect);
+  EXPECT_EQ(back->digest, p.digest);
+}
+
 }  // namespace
 }  // namespace modgate::policy

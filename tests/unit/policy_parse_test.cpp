@@ -99,6 +99,87 @@ TEST(PolicyParse, DefaultsWhenOptionalKeysAreAbsent) {
   EXPECT_FALSE(r->log_allowed);
   EXPECT_FALSE(r->allow_forced);
   EXPECT_FALSE(r->allow_empty);
+  EXPECT_FALSE(r->firmware.has_value()) << "absent: firmware is left to the kernel";
+  EXPECT_FALSE(r->kexec.has_value());
+}
+
+TEST(PolicyParse, EscapesThatYamlCppDecodesToNonUtf8AreRefused) {
+  // YAML's \_ (no-break space) and \N (next line) come out of yaml-cpp as the bare bytes 0xa0 and
+  // 0x85; such a string could not be written back (tests/fuzz/regressions/policy).
+  for (std::string esc : {"\\_", "\\N"})
+    EXPECT_THAT(errors("version: 1\nmode: dry-run\nmodules:\n- {name: a, sha256: " + kH1 +
+                       ", note: \"x" + esc + "y\"}\n"),
+                HasSubstr("p.yaml:4:93: 'note' is not UTF-8 once unescaped"));
+  // The character itself, and the escapes yaml-cpp encodes properly, are fine.
+  auto r = parse("version: 1\nmode: dry-run\nmodules:\n- {name: a, sha256: " + kH1 +
+                 ", note: \"x\u00a0y \\L \\x07\"}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->modules[0].note, "x\u00a0y \u2028 \x07");
+}
+
+TEST(PolicyParse, FirmwareAndKexecSections) {
+  auto r = parse("version: 1\nmode: enforce\nmodules:\n- {name: a, sha256: " + kH1 +
+                 "}\nfirmware:\n- name: intel/ibt-12-16.sfi\n  sha256: " + kH2 +
+                 "\n  note: bluetooth\n- {name: \"brcmfmac43455-sdio.raspberrypi,3-model-b.txt\", "
+                 "sha256: " +
+                 kH1 + "}\nkexec:\n- {name: vmlinuz-6.1.0-56-amd64, sha256: " + kH3 + "}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->firmware.has_value());
+  ASSERT_EQ(r->firmware->size(), 2u);
+  EXPECT_EQ((*r->firmware)[0].name, "intel/ibt-12-16.sfi");
+  EXPECT_EQ(to_hex((*r->firmware)[0].sha256), kH2);
+  EXPECT_EQ((*r->firmware)[0].note, "bluetooth");
+  EXPECT_EQ((*r->firmware)[0].line, 6);
+  // The same hash as module 'a': allowed across sections, each admits its own kind.
+  EXPECT_EQ(to_hex((*r->firmware)[1].sha256), kH1);
+  ASSERT_TRUE(r->kexec.has_value());
+  ASSERT_EQ(r->kexec->size(), 1u);
+  EXPECT_EQ((*r->kexec)[0].name, "vmlinuz-6.1.0-56-amd64");
+}
+
+TEST(PolicyParse, EmptyFirmwareAndKexecSectionsArePresent) {
+  // Empty means "deny them all" and needs no allow_empty: only modules lock a host out of its
+  // own drivers.
+  auto r = parse("version: 1\nmode: enforce\nmodules:\n- {name: a, sha256: " + kH1 +
+                 "}\nfirmware: []\nkexec: []\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->firmware && r->firmware->empty());
+  EXPECT_TRUE(r->kexec && r->kexec->empty());
+  // They do not stand in for modules.
+  EXPECT_THAT(errors("version: 1\nmode: enforce\nfirmware:\n- {name: x, sha256: " + kH1 + "}\n"),
+              HasSubstr("mode is enforce but no modules are listed"));
+}
+
+TEST(PolicyParse, FirmwareAndKexecEntriesAreValidatedLikeModules) {
+  std::string e = errors("version: 1\nmode: dry-run\nfirmware:\n- name: \"a b\"\n  sha256: " + kH1 +
+                         "\n- {name: c, sha256: " + kH1 + "}\n- {name: x, sha256: 12}\n" +
+                         "- {name: y}\n- {name: z, sha256: " + kH2 + ", hash: 1}\n- just-text\n" +
+                         "kexec: {a: 1}\n");
+  EXPECT_THAT(e, HasSubstr("p.yaml:4:9: firmware name 'a b' contains ' '"));
+  EXPECT_THAT(e, HasSubstr("p.yaml:7:21: 'sha256' '12'"));
+  EXPECT_THAT(e, HasSubstr("p.yaml:8:3: firmware entry without 'sha256'"));
+  EXPECT_THAT(e, HasSubstr("p.yaml:9:87: unknown key 'hash' in a firmware entry"));
+  EXPECT_THAT(e, HasSubstr("p.yaml:10:3: a 'firmware' entry must be a mapping"));
+  EXPECT_THAT(e, HasSubstr("p.yaml:11:8: 'kexec' must be a list of entries, got a mapping"));
+  EXPECT_THAT(errors("version: 1\nmode: dry-run\nkexec:\n"),
+              HasSubstr("p.yaml:3:1: 'kexec' must be a list of entries, got nothing (null)"));
+  EXPECT_THAT(errors("version: 1\nmode: dry-run\nkexec:\n- {name: \"\", sha256: " + kH1 + "}\n"),
+              HasSubstr("p.yaml:4:10: kexec name '' is empty"));
+  EXPECT_THAT(errors("version: 1\nmode: dry-run\nfirmware:\n- {name: " + std::string(256, 'f') +
+                     ", sha256: " + kH1 + "}\n"),
+              HasSubstr("is 256 bytes; at most 255 are kept"));
+}
+
+TEST(PolicyParse, DuplicateHashWithinFirmwareOrKexecSection) {
+  EXPECT_THAT(errors("version: 1\nmode: dry-run\nfirmware:\n- {name: a.bin, sha256: " + kH1 +
+                     "}\n- {name: b.bin, sha256: " + kH1 + "}\n"),
+              HasSubstr("p.yaml:5:25: sha256 " + kH1 +
+                        " is listed under 'b.bin' and under 'a.bin' at line 4; one file "
+                        "cannot be two firmware files"));
+  EXPECT_THAT(
+      errors("version: 1\nmode: dry-run\nkexec:\n- {name: k, sha256: " + kH1 +
+             "}\n- {name: k, sha256: " + kH1 + "}\n"),
+      HasSubstr("p.yaml:5:21: sha256 " + kH1 + " of 'k' is listed twice (first at line 4)"));
 }
 
 TEST(PolicyParse, UppercaseHashIsAcceptedAndNormalised) {

@@ -30,6 +30,8 @@ ordered_json full_status() {
                            "in_cohort": false}},
     "counters": {"kernel_post_read_file": {"allow": 10, "deny": 2, "would-deny": 0},
                  "kernel_module_request": {"allow": 1, "deny": 0, "would-deny": 3}},
+    "decisions_by_kind": {"module": {"allow": 9, "deny": 1, "would-deny": 0},
+                          "firmware": {"allow": 1, "deny": 1, "would-deny": 0}},
     "events_lost": 7, "hash_failures": 1,
     "apply": {"last_success_unix": 1790000000, "last_failure_unix": 1790000100,
               "failures_total": 3, "refusals": {"bad_signature": 2, "rollback": 1}},
@@ -154,6 +156,8 @@ TEST(Prometheus, ValuesComeFromTheStatus) {
   EXPECT_EQ(value_of(p, "modgate_decisions_total",
                      R"(hook="kernel_module_request",verdict="would-deny")"),
             3);
+  EXPECT_EQ(value_of(p, "modgate_load_decisions_total", R"(kind="firmware",verdict="deny")"), 1);
+  EXPECT_EQ(value_of(p, "modgate_load_decisions_total", R"(kind="module",verdict="allow")"), 9);
   EXPECT_EQ(value_of(p, "modgate_events_lost_total"), 7);
   EXPECT_EQ(value_of(p, "modgate_policy_refusals_total", R"(reason="bad_signature")"), 2);
   EXPECT_EQ(value_of(p, "modgate_pull_failures_total"), 4);

@@ -3,6 +3,15 @@
  *   loadmod init FILE [params...]
  *   loadmod finit FILE [--compressed] [--ignore-modversions] [--ignore-vermagic] [params...]
  *   loadmod delete NAME
+ *   loadmod kexec KERNEL INITRD|- [CMDLINE]   kexec_file_load; "-" passes no initramfs
+ *   loadmod kexec-unload                       kexec_file_load(KEXEC_FILE_UNLOAD)
+ *   loadmod kexec-legacy                       kexec_load with no segments
+ *   loadmod write FILE TEXT                    one write(2) of TEXT (no newline), e.g. to
+ *                                              test_firmware's trigger_request
+ *
+ * The kexec operations only stage (or drop) an image; nothing here reboots. kexec-legacy asks
+ * the old syscall to unload, which passes the same LSM hook as a real load (kernel_load_data,
+ * LOADING_KEXEC_IMAGE) but cannot change anything when it succeeds.
  *
  * kmod picks finit_module or init_module by itself (and decompresses in userspace when it likes),
  * and each syscall reaches the LSM through a different hook, so tests that must hit one path
@@ -28,6 +37,11 @@
 #define LOADMOD_IGNORE_VERMAGIC 2
 #define LOADMOD_COMPRESSED_FILE 4
 
+/* From <linux/kexec.h>, likewise. */
+#define LOADMOD_KEXEC_FILE_UNLOAD 0x1
+#define LOADMOD_KEXEC_FILE_NO_INITRAMFS 0x4
+#define LOADMOD_KEXEC_ARCH_DEFAULT 0
+
 #define SETUP_FAILURE 255
 
 static int usage(void)
@@ -35,7 +49,11 @@ static int usage(void)
 	fputs("usage: loadmod init FILE [params...]\n"
 	      "       loadmod finit FILE [--compressed] [--ignore-modversions] [--ignore-vermagic] "
 	      "[params...]\n"
-	      "       loadmod delete NAME\n",
+	      "       loadmod delete NAME\n"
+	      "       loadmod kexec KERNEL INITRD|- [CMDLINE]\n"
+	      "       loadmod kexec-unload\n"
+	      "       loadmod kexec-legacy\n"
+	      "       loadmod write FILE TEXT\n",
 	      stderr);
 	return SETUP_FAILURE;
 }
@@ -144,17 +162,81 @@ static int do_delete(const char *name)
 	return report("delete", name, ret, errno);
 }
 
+static int do_kexec(const char *kernel, const char *initrd, const char *cmdline)
+{
+	unsigned long flags = 0;
+	int initrd_fd = -1;
+	int kernel_fd = open(kernel, O_RDONLY | O_CLOEXEC);
+	if (kernel_fd < 0)
+		return setup_failure("kexec", kernel, "open");
+	if (strcmp(initrd, "-") == 0) {
+		flags |= LOADMOD_KEXEC_FILE_NO_INITRAMFS;
+	} else {
+		initrd_fd = open(initrd, O_RDONLY | O_CLOEXEC);
+		if (initrd_fd < 0)
+			return setup_failure("kexec", initrd, "open");
+	}
+	/* The length counts the NUL; the kernel refuses a command line without one. */
+	long ret = syscall(SYS_kexec_file_load, kernel_fd, initrd_fd, strlen(cmdline) + 1, cmdline,
+			   flags);
+	int err = errno;
+	close(kernel_fd);
+	if (initrd_fd >= 0)
+		close(initrd_fd);
+	return report("kexec", kernel, ret, err);
+}
+
+static int do_kexec_unload(void)
+{
+	long ret = syscall(SYS_kexec_file_load, -1, -1, 0UL, NULL,
+			   (unsigned long)LOADMOD_KEXEC_FILE_UNLOAD);
+	return report("kexec-unload", "image", ret, errno);
+}
+
+static int do_kexec_legacy(void)
+{
+	long ret =
+		syscall(SYS_kexec_load, 0UL, 0UL, NULL, (unsigned long)LOADMOD_KEXEC_ARCH_DEFAULT);
+	return report("kexec-legacy", "unload", ret, errno);
+}
+
+/* A shell's echo reports a failed write only as text; the firmware tests need the errno. */
+static int do_write(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return setup_failure("write", file, "open");
+	ssize_t n = write(fd, text, strlen(text));
+	int err = errno;
+	close(fd);
+	if (n >= 0 && (size_t)n != strlen(text)) {
+		printf("loadmod: write %s: short write (%zd of %zu bytes)\n", file, n,
+		       strlen(text));
+		return SETUP_FAILURE;
+	}
+	return report("write", file, n < 0 ? -1 : 0, err);
+}
+
 int main(int argc, char **argv)
 {
-	/* The guest console interleaves our line with kernel messages; keep it whole and ordered. */
+	/* The guest console interleaves our line with kernel messages; keep it whole and ordered.
+	 */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && strcmp(argv[1], "kexec-unload") == 0)
+		return do_kexec_unload();
+	if (argc == 2 && strcmp(argv[1], "kexec-legacy") == 0)
+		return do_kexec_legacy();
 	if (argc < 3)
 		return usage();
 	const char *op = argv[1];
+	if (strcmp(op, "kexec") == 0 && (argc == 4 || argc == 5))
+		return do_kexec(argv[2], argv[3], argc == 5 ? argv[4] : "");
 	if (strcmp(op, "init") == 0)
 		return do_init(argv[2], argc - 3, argv + 3);
 	if (strcmp(op, "finit") == 0)
 		return do_finit(argv[2], argc - 3, argv + 3);
+	if (strcmp(op, "write") == 0 && argc == 4)
+		return do_write(argv[2], argv[3]);
 	if (strcmp(op, "delete") == 0 && argc == 3)
 		return do_delete(argv[2]);
 	return usage();
