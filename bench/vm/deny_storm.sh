@@ -10,8 +10,10 @@ out() { echo "R $*"; }
 # Busy and total clock ticks of the whole guest, from /proc/stat's first line.
 sys_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print "busy=" (t - $5 - $6) " total=" t; exit }' /proc/stat; }
 # The kernel's deny decisions over all hooks and the ring-buffer losses, from the agent's status.
+# Only "counters" (per hook): "decisions_by_kind", which follows it, counts the same decisions again.
 kernel_counts() {
-	"$MODGATE" status --json | awk '/"counters"/ { c = 1 } c && /"deny":/ { gsub(/[^0-9]/, "", $2); d += $2 }
+	"$MODGATE" status --json | awk '/"counters"/ { c = 1 } /"decisions_by_kind"/ { c = 0 }
+		c && /"deny":/ { gsub(/[^0-9]/, "", $2); d += $2 }
 		/"events_lost":/ { c = 0; gsub(/[^0-9]/, "", $2); l = $2 } END { print "kernel_deny=" d " events_lost=" l }'
 }
 # What the agent wrote: deny lines, and the sum of its events_lost lines.
