@@ -15,28 +15,65 @@ vm_need() {
 		vm_die "$1 not found (Debian package $2), run scripts/setup"
 }
 
-# Sets VM_KDIR (unpacked package), VM_KREL (release), VM_KMODDIR (its modules tree) and
-# VM_VMLINUZ from a suite name (fetched through fetch-kernel) or an unpacked package directory.
+# The kernels the suite knows, one line each: KEY TAGS RELEASE SOURCE... (see the file).
+vm_pins=$vm_scripts/kernels
+
+# vm_pin_keys: the pinned keys, one a line, in file order.
+vm_pin_keys() {
+	[[ -f "$vm_pins" ]] || vm_die "pin file $vm_pins not found"
+	awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$vm_pins"
+}
+
+# vm_pin KEY: sets VM_PIN_TAGS, VM_PIN_RELEASE and VM_PIN_SOURCES (array of ARCHIVE/SUITE) from
+# the pin file; returns 1 if KEY is not pinned there, dies on a malformed line.
+vm_pin() {
+	[[ -f "$vm_pins" ]] || vm_die "pin file $vm_pins not found"
+	local key tags rel rest n=0
+	while read -r key tags rel rest; do
+		n=$((n + 1))
+		[[ -z "$key" || "$key" == \#* || "$key" != "$1" ]] && continue
+		[[ -n "$rest" && ",$tags," =~ ,(full|core), ]] ||
+			vm_die "$vm_pins:$n: expected KEY full|core[,xz] RELEASE ARCHIVE/SUITE..."
+		# shellcheck disable=SC2034 # read by the scripts sourcing this file
+		VM_PIN_TAGS=$tags VM_PIN_RELEASE=$rel
+		# shellcheck disable=SC2034
+		read -ra VM_PIN_SOURCES <<<"$rest"
+		return 0
+	done <"$vm_pins"
+	return 1
+}
+
+# Sets VM_KDIR (unpacked packages), VM_KREL (release), VM_KMODDIR (its modules tree) and
+# VM_VMLINUZ from a key of the pin file (fetched through fetch-kernel) or an unpacked package
+# directory. Two layouts: before 7.x linux-image-<release> holds boot/vmlinuz-<release> and
+# (usr/)lib/modules/<release>; from 7.x the kernel is usr/lib/modules/<release>/vmlinuz
+# (linux-binary-<release>), next to the modules (linux-modules-, linux-base-<release>).
 vm_kernel() {
 	local spec=$1
-	case "$spec" in
-	bookworm | trixie) VM_KDIR=$("$vm_scripts/fetch-kernel" "$spec") ||
-		vm_die "fetch-kernel $spec failed" ;;
-	*)
-		[[ -d "$spec" ]] || vm_die "kernel '$spec' is neither bookworm, trixie nor a directory"
+	if [[ "$spec" != */* ]] && vm_pin "$spec"; then
+		VM_KDIR=$("$vm_scripts/fetch-kernel" "$spec") || vm_die "fetch-kernel $spec failed"
+	else
+		[[ -d "$spec" ]] ||
+			vm_die "kernel '$spec' is neither a key of $vm_pins ($(vm_pin_keys | paste -sd ' ')) nor a directory"
 		VM_KDIR=$(cd "$spec" && pwd)
-		;;
-	esac
-	local images=("$VM_KDIR"/boot/vmlinuz-*)
-	[[ -f "${images[0]}" ]] || vm_die "no boot/vmlinuz-* under $VM_KDIR"
-	((${#images[@]} == 1)) || vm_die "several kernels under $VM_KDIR/boot, expected one"
+	fi
+	local images=() f
+	for f in "$VM_KDIR"/boot/vmlinuz-* "$VM_KDIR"/usr/lib/modules/*/vmlinuz "$VM_KDIR"/lib/modules/*/vmlinuz; do
+		[[ -f "$f" ]] && images+=("$f")
+	done
+	((${#images[@]})) || vm_die "no boot/vmlinuz-* nor usr/lib/modules/*/vmlinuz under $VM_KDIR"
+	((${#images[@]} == 1)) || vm_die "several kernels under $VM_KDIR (${images[*]#"$VM_KDIR"/}), expected one"
 	VM_VMLINUZ=${images[0]}
-	VM_KREL=${VM_VMLINUZ##*/vmlinuz-}
-	# trixie's packages are merged-/usr, bookworm's are not.
+	if [[ "$VM_VMLINUZ" == */boot/vmlinuz-* ]]; then
+		VM_KREL=${VM_VMLINUZ##*/vmlinuz-}
+	else
+		VM_KREL=$(basename "$(dirname "$VM_VMLINUZ")")
+	fi
+	# trixie's and later packages are merged-/usr, bookworm's are not.
 	VM_KMODDIR=
 	local d
 	for d in "$VM_KDIR/lib/modules/$VM_KREL" "$VM_KDIR/usr/lib/modules/$VM_KREL"; do
-		if [[ -d "$d" ]]; then
+		if [[ -d "$d/kernel" ]]; then
 			VM_KMODDIR=$d
 			break
 		fi
