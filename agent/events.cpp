@@ -293,6 +293,9 @@ void EventWriter::module_fields(nlohmann::ordered_json& j, const mg_event& e) {
     j["listed"] = (e.flags & MG_EVF_LISTED) != 0;
     j["forced"] = (e.flags & MG_EVF_FORCED) != 0;
     j["compressed"] = (e.flags & MG_EVF_COMPRESSED) != 0;
+    // 7.x: the compressed file was not listed and its decompressed payload decided; sha256 and
+    // size are the payload's.
+    j["payload"] = (e.flags & MG_EVF_PAYLOAD) != 0;
   }
 }
 

@@ -151,6 +151,9 @@ union mg_policy_value {
 #define MG_EVF_FORCED (1u << 0)	    /* finit_module flags asked to ignore modversions/vermagic */
 #define MG_EVF_COMPRESSED (1u << 1) /* finit_module with MODULE_INIT_COMPRESSED_FILE */
 #define MG_EVF_LISTED (1u << 2)	    /* the hash is on the allowlist (entry valid) */
+/* 7.x compressed finit_module: the compressed file was not listed, so its decompressed payload
+ * decided; sha256 and size are the payload's (docs/design.md, "Compressed modules"). */
+#define MG_EVF_PAYLOAD (1u << 3)
 
 /* Ring-buffer record: one per decision worth reporting. */
 struct mg_event {
@@ -227,12 +230,14 @@ struct mg_guard_key {
 /*
  * Per-CPU counters, indexed [hook][verdict]; then losses; then tamper attempts by operation; then
  * content decisions (MG_EVENT_MODULE_LOAD) again by [kind][verdict], so the firmware and kexec
- * decisions counted under the shared hooks can be told apart.
+ * decisions counted under the shared hooks can be told apart; then file reads with an id this
+ * object does not know, outside finit_module (left to the kernel, bpf/decide/content.h).
  */
 #define MG_STAT_RINGBUF_LOST (MG_HOOK_COUNT * MG_VERDICT_COUNT)
 #define MG_STAT_HASH_FAILED (MG_STAT_RINGBUF_LOST + 1)
 #define MG_STAT_TAMPER (MG_STAT_HASH_FAILED + 1)	/* + MG_TAMPER_* */
 #define MG_STAT_KIND (MG_STAT_TAMPER + MG_TAMPER_COUNT) /* + kind * MG_VERDICT_COUNT + verdict */
-#define MG_STAT_COUNT (MG_STAT_KIND + MG_KIND_COUNT * MG_VERDICT_COUNT)
+#define MG_STAT_NEW_READ_ID (MG_STAT_KIND + MG_KIND_COUNT * MG_VERDICT_COUNT)
+#define MG_STAT_COUNT (MG_STAT_NEW_READ_ID + 1)
 
 #endif /* MODGATE_ABI_H */
