@@ -66,6 +66,16 @@ std::int64_t unix_now() {
       .count();
 }
 
+ordered_json unattached_json(const hooks::Selection& sel) {
+  ordered_json out = ordered_json::array();
+  for (const auto& u : sel.unmatched)
+    out.push_back({{"hook", u.hook},
+                   {"essential", u.essential},
+                   {"kernel_params", u.params},
+                   {"message", u.message}});
+  return out;
+}
+
 std::string kernel_release() {
   utsname u{};
   uname(&u);
@@ -424,7 +434,7 @@ ordered_json Daemon::status() const {
   }
   s["policy"] = pol;
   ordered_json counters = ordered_json::object();
-  std::uint64_t lost = 0, hash_failed = 0;
+  std::uint64_t lost = 0, hash_failed = 0, new_read_ids = 0;
   ordered_json tamper = ordered_json::object();
   ordered_json by_kind = ordered_json::object();
   if (auto st = enf_->stats(); st) {
@@ -435,6 +445,7 @@ ordered_json Daemon::status() const {
       counters[hook_name(hook)] = h;
     }
     lost = (*st)[kStatRingbufLost];
+    new_read_ids = (*st)[MG_STAT_NEW_READ_ID];
     hash_failed = (*st)[kStatHashFailed];
     for (std::uint32_t op = 0; op < MG_TAMPER_COUNT; op++)
       tamper[tamper_op_name(op)] = (*st)[MG_STAT_TAMPER + op];
@@ -449,6 +460,7 @@ ordered_json Daemon::status() const {
   s["decisions_by_kind"] = by_kind;
   s["events_lost"] = lost;
   s["hash_failures"] = hash_failed;
+  s["new_read_ids"] = new_read_ids;
   s["tamper_attempts"] = tamper;
   s["last_apply"] = last_apply_;
   s["apply"] = apply_stats_;
@@ -468,6 +480,8 @@ ordered_json Daemon::status() const {
       {"kernel_release", kernel_release()},
       {"object", object_tag()},
       {"adopted", enf_->adopted()},
+      {"programs", enf_->hooks().load},
+      {"hooks_unattached", unattached_json(enf_->hooks())},
       {"pinned", ::stat((own + "/policy").c_str(), &st) == 0},
       {"pin_dir", o_.pin_dir},
       {"socket", o_.socket_path},
@@ -728,6 +742,11 @@ int Daemon::run() {
   auto enf = Enforcer::open(o_.pin_dir);
   if (!enf) return fail(enf.error().message);
   enf_ = std::move(*enf);
+  // A tamper-protection hook this kernel has in a shape modgate has no program for: the rest is
+  // attached, and the gap is said here, in status and in the metrics.
+  for (const auto& u : enf_->hooks().unmatched)
+    std::cerr << "modgate: warning: tamper protection is incomplete: " << u.message
+              << "; that hook is not guarded" << std::endl;
 
   if (!o_.events_file.empty()) {
     events_file_ = std::make_unique<std::ofstream>(o_.events_file, std::ios::app);

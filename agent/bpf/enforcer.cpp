@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/bpf/hook_protos.h"
 #include "agent/bpf/libbpf_log.h"
 #include "modgate_lsm.skel.h"
 #include "policy/sha256.h"
@@ -59,41 +61,39 @@ mg_allow_key special_key(std::uint32_t kind, std::uint32_t index) {
   return out;
 }
 
-// Parsing the kernel's BTF costs megabytes and milliseconds, and the only question asked of it
-// never changes while the kernel runs: answer it once.
-bool kernel_has_ia32_finit() {
-  static const bool found = [] {
-    struct btf* vmlinux = btf__load_vmlinux_btf();
-    if (!vmlinux) return false;
-    bool f = btf__find_by_name_kind(vmlinux, "__ia32_sys_finit_module", BTF_KIND_FUNC) > 0;
-    btf__free(vmlinux);
-    return f;
-  }();
-  return found;
-}
-
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-// The programs whose links a complete pin directory holds. The ia32 entry exists only with
-// CONFIG_IA32_EMULATION; without it there is no 32-bit finit_module to watch.
-std::vector<std::string> expected_links() {
-  std::vector<std::string> names = {"finit_enter", "read_file",      "post_read_file",
-                                    "load_data",   "post_load_data", "module_request"};
-  if (kernel_has_ia32_finit()) names.emplace_back("finit_enter_ia32");
-  return names;
-}
-
 const char* const kPinnedMaps[] = {"policy", "events", "stats", "guard", "guard_ids"};
 
-bool complete_pin_dir(const std::string& dir) {
+// A directory is complete when it holds every map and the link of every program this kernel
+// loads (hooks::select_programs), the tamper-protection guards included.
+bool complete_pin_dir(const std::string& dir, const std::vector<std::string>& links) {
   for (const char* m : kPinnedMaps)
     if (!exists(dir + "/" + m)) return false;
-  for (const auto& l : expected_links())
+  for (const auto& l : links)
     if (!exists(dir + "/link_" + l)) return false;
   return true;
+}
+
+std::string release() {
+  struct utsname u {};
+  return ::uname(&u) == 0 ? std::string(u.release) : std::string("(unknown release)");
+}
+
+// Which of the object's programs fit this kernel, from its BTF (agent/bpf/hook_protos.h).
+Result<hooks::Selection> select_for_kernel(struct modgate_lsm* skel) {
+  std::unique_ptr<struct btf, void (*)(struct btf*)> vmlinux(btf__load_vmlinux_btf(), btf__free);
+  if (!vmlinux)
+    return Error{"cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): " + errstr(errno)};
+  std::vector<hooks::Program> programs;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, skel->obj) {
+    programs.push_back({bpf_program__name(prog), bpf_program__section_name(prog)});
+  }
+  return hooks::select_programs(vmlinux.get(), programs, release());
 }
 
 std::vector<std::string> subdirs(const std::string& dir) {
@@ -218,8 +218,29 @@ Result<std::unique_ptr<Enforcer>> Enforcer::open(const std::string& pin_dir) {
   if (auto r = ensure_bpffs(pin_dir); !r) return r.error();
   const std::string own = pin_dir + "/" + object_tag();
 
-  if (complete_pin_dir(own)) {
+  // Which programs fit this kernel is decided before anything is loaded or adopted: it also
+  // says which links a complete pin directory holds.
+  LibbpfLogCapture log;
+  e->skel_ = modgate_lsm__open();
+  if (!e->skel_) return Error{"cannot open modgate's BPF object: " + errstr(errno)};
+  auto sel = select_for_kernel(e->skel_);
+  if (!sel) return sel.error();
+  e->selection_ = std::move(*sel);
+  if (!e->selection_.loadable()) {
+    std::string msg =
+        "modgate has no programs for this kernel's module-loading hooks, so it "
+        "loaded nothing:";
+    for (const auto& u : e->selection_.unmatched)
+      if (u.essential) msg += "\n  " + u.message;
+    return Error{msg};
+  }
+  for (const auto& name : e->selection_.skip)
+    bpf_program__set_autoload(bpf_object__find_program_by_name(e->skel_->obj, name.c_str()), false);
+
+  if (complete_pin_dir(own, e->selection_.load)) {
     // Same object already enforcing: take its maps, leave its links alone.
+    modgate_lsm__destroy(e->skel_);
+    e->skel_ = nullptr;
     Fd policy(bpf_obj_get((own + "/policy").c_str()));
     Fd events(bpf_obj_get((own + "/events").c_str()));
     Fd stats(bpf_obj_get((own + "/stats").c_str()));
@@ -244,10 +265,6 @@ Result<std::unique_ptr<Enforcer>> Enforcer::open(const std::string& pin_dir) {
     return e;
   }
 
-  LibbpfLogCapture log;
-  e->skel_ = modgate_lsm__open();
-  if (!e->skel_) return Error{"cannot open modgate's BPF object: " + errstr(errno)};
-  if (!kernel_has_ia32_finit()) bpf_program__set_autoload(e->skel_->progs.finit_enter_ia32, false);
   if (int err = modgate_lsm__load(e->skel_)) {
     std::string tail = log.tail(15);
     if (err == -EPERM || err == -EACCES) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/bpf/hook_protos.h"
 #include "modgate_abi.h"
 #include "policy/policy.h"
 #include "policy/result.h"
@@ -56,6 +57,9 @@ class Enforcer {
   Enforcer& operator=(const Enforcer&) = delete;
 
   bool adopted() const { return adopted_; }
+  // Which programs fit this kernel's hooks, and the hooks none fits (tamper-protection hooks
+  // only: without an essential one open() fails). Computed for adopted state too.
+  const hooks::Selection& hooks() const { return selection_; }
   // Where the previous pins came from, when this start replaced another object's.
   const std::optional<std::string>& replaced() const { return replaced_; }
 
@@ -102,6 +106,7 @@ class Enforcer {
   std::string pin_dir_;
   bool adopted_ = false;
   std::optional<std::string> replaced_;
+  hooks::Selection selection_;
   struct modgate_lsm* skel_ = nullptr;                   // null when adopted
   int policy_fd_ = -1, events_fd_ = -1, stats_fd_ = -1;  // owned duplicates
   int guard_fd_ = -1, guard_ids_fd_ = -1;

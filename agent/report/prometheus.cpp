@@ -173,6 +173,15 @@ std::string render_prometheus(const ordered_json& s) {
              "When a pull last failed (Unix time).")
           .sample(p["last_failure_unix"]);
   }
+  if (has(s, "new_read_ids"))
+    Family(out, "modgate_new_read_ids_total", "counter",
+           "File reads with an id this modgate does not know, outside finit_module (left to the "
+           "kernel; a kernel newer than modgate).")
+        .sample(s["new_read_ids"]);
+  if (has(s, "agent") && has(s["agent"], "hooks_unattached"))
+    Family(out, "modgate_hooks_unattached", "gauge",
+           "Tamper-protection hooks this kernel has in a shape modgate has no program for.")
+        .sample(s["agent"]["hooks_unattached"].size());
   if (has(s, "agent") && has(s["agent"], "start_unix"))
     Family(out, "modgate_agent_start_timestamp_seconds", "gauge",
            "When the running agent started (Unix time).")
