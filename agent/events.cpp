@@ -296,6 +296,7 @@ void EventWriter::module_fields(nlohmann::ordered_json& j, const mg_event& e) {
     // 7.x: the compressed file was not listed and its decompressed payload decided; sha256 and
     // size are the payload's.
     j["payload"] = (e.flags & MG_EVF_PAYLOAD) != 0;
+    if (e.flags & MG_EVF_PAYLOAD) j["payload_sha256"] = to_hex(e.payload_sha256);
   }
 }
 

@@ -152,7 +152,8 @@ union mg_policy_value {
 #define MG_EVF_COMPRESSED (1u << 1) /* finit_module with MODULE_INIT_COMPRESSED_FILE */
 #define MG_EVF_LISTED (1u << 2)	    /* the hash is on the allowlist (entry valid) */
 /* 7.x compressed finit_module: the compressed file was not listed, so its decompressed payload
- * decided; sha256 and size are the payload's (docs/design.md, "Compressed modules"). */
+ * decided: sha256 is still the file's, payload_sha256 and size are the payload's
+ * (docs/design.md, "Compressed modules"). */
 #define MG_EVF_PAYLOAD (1u << 3)
 
 /* Ring-buffer record: one per decision worth reporting. */
@@ -178,6 +179,7 @@ struct mg_event {
 				 * and kexec files), else empty */
 	__u32 kind;		/* MG_KIND_* for MG_EVENT_MODULE_LOAD, else 0 */
 	__u32 _pad;
+	__u8 payload_sha256[MG_SHA256_LEN]; /* MG_EVF_PAYLOAD: the hash that decided; else 0 */
 };
 
 /*

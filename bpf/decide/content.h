@@ -26,6 +26,7 @@
 struct decision {
 	__u32 event, hook, verdict, reason, flags, entry, kind;
 	__u64 size;
+	const __u8 *payload_sha256; /* MG_EVF_PAYLOAD: the payload's hash, which decided */
 };
 
 /* Puts one record in the ring buffer; a full buffer is counted, never silent. */
@@ -59,6 +60,10 @@ static __always_inline void emit(const struct decision *d, __u32 mode, __u64 ver
 		__builtin_memcpy(e->sha256, sha256, MG_SHA256_LEN);
 	else
 		__builtin_memset(e->sha256, 0, MG_SHA256_LEN);
+	if (d->payload_sha256)
+		__builtin_memcpy(e->payload_sha256, d->payload_sha256, MG_SHA256_LEN);
+	else
+		__builtin_memset(e->payload_sha256, 0, MG_SHA256_LEN);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->name[0] = 0;
 	if (name)
@@ -188,11 +193,13 @@ static __always_inline const struct mg_config *enforced_config(__u32 kind)
 
 /*
  * The content decision shared by every load path: hash buf and look it up. With defer_unlisted,
- * bytes that are simply not listed are neither decided nor reported (MG_JUDGE_DEFER): another
- * buffer of the same load decides (module_post_read).
+ * bytes that are simply not listed are neither decided nor reported (MG_JUDGE_DEFER; their hash
+ * is kept in t->file_sha256): another buffer of the same load decides (module_post_read). With
+ * MG_EVF_PAYLOAD in flags, buf is that buffer, and the event names the file's hash in sha256,
+ * as on every other kernel and path, and the payload's in payload_sha256.
  */
 static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, __u32 flags,
-				 const char *name, const struct mg_task *t, bool defer_unlisted)
+				 const char *name, struct mg_task *t, bool defer_unlisted)
 {
 	struct decision d = {
 		.event = MG_EVENT_MODULE_LOAD,
@@ -241,10 +248,15 @@ static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, 
 	} else if (hit) {
 		d.verdict = MG_VERDICT_ALLOW;
 		d.reason = MG_REASON_LISTED;
-	} else if (defer_unlisted) {
+	} else if (defer_unlisted && t) {
+		__builtin_memcpy(t->file_sha256, digest, MG_SHA256_LEN);
 		return MG_JUDGE_DEFER;
 	} else {
 		d.reason = MG_REASON_NOT_LISTED;
+	}
+	if ((flags & MG_EVF_PAYLOAD) && t) {
+		d.payload_sha256 = digest;
+		return finish(&d, cfg, t->file_sha256, name, t);
 	}
 	return finish(&d, cfg, digest, name, t);
 }
@@ -278,8 +290,9 @@ static __always_inline __u32 take_finit_flags(struct mg_task *t)
  * decides whenever it can: listed admits, and forced, unhashable or no policy refuse; the payload
  * call is then the same load and is passed over (MG_PHASE_DECIDED). Only bytes that are merely
  * not listed are left to the payload (MG_PHASE_PAYLOAD), so a policy that lists either hash
- * admits the load, and the payload's verdict is the one reported. Every kernel_read_file pre hook
- * and finit_module entry resets the phase, so it never outlives the load that set it.
+ * admits the load, and the payload's verdict is the one reported (with both hashes). Every
+ * kernel_read_file pre hook and finit_module entry resets the phase, so it never outlives the load
+ * that set it.
  */
 static __always_inline int module_post_read(struct mg_task *t, bool compressed, __u64 buf,
 					    __u64 size, const char *name)

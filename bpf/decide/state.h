@@ -69,9 +69,10 @@ struct {
  * Kernel-internal, not ABI. */
 struct mg_task {
 	__u32 finit_flags;
-	__u32 flags_seen;  /* the fentry ran for the current finit_module call */
-	__u32 phase;	   /* MG_PHASE_* */
-	__u32 phase_flags; /* MG_EVF_* of the load, kept for the payload call */
+	__u32 flags_seen;		 /* the fentry ran for the current finit_module call */
+	__u32 phase;			 /* MG_PHASE_* */
+	__u32 phase_flags;		 /* MG_EVF_* of the load, kept for the payload call */
+	__u8 file_sha256[MG_SHA256_LEN]; /* MG_PHASE_PAYLOAD: the compressed file's hash */
 	char path[MG_PATH_LEN];
 };
 

@@ -53,11 +53,13 @@ class AbiBtf : public ::testing::Test {
 
 TEST_F(AbiBtf, Event) {
   check("mg_event", BTF_KIND_STRUCT, sizeof(mg_event),
-        {F(mg_event, ts_ns), F(mg_event, size), F(mg_event, policy_version), F(mg_event, event),
-         F(mg_event, hook), F(mg_event, verdict), F(mg_event, reason), F(mg_event, mode),
-         F(mg_event, flags), F(mg_event, pid), F(mg_event, tid), F(mg_event, uid),
-         F(mg_event, entry), F(mg_event, sha256), F(mg_event, comm), F(mg_event, name),
-         F(mg_event, path), F(mg_event, kind), F(mg_event, _pad)});
+        {F(mg_event, ts_ns),  F(mg_event, size),          F(mg_event, policy_version),
+         F(mg_event, event),  F(mg_event, hook),          F(mg_event, verdict),
+         F(mg_event, reason), F(mg_event, mode),          F(mg_event, flags),
+         F(mg_event, pid),    F(mg_event, tid),           F(mg_event, uid),
+         F(mg_event, entry),  F(mg_event, sha256),        F(mg_event, comm),
+         F(mg_event, name),   F(mg_event, path),          F(mg_event, kind),
+         F(mg_event, _pad),   F(mg_event, payload_sha256)});
 }
 
 TEST_F(AbiBtf, Config) {

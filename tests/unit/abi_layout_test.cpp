@@ -54,7 +54,8 @@ TEST(AbiLayout, Event) {
   EXPECT_EQ(offsetof(mg_event, name), 112u);
   EXPECT_EQ(offsetof(mg_event, path), 176u);
   EXPECT_EQ(offsetof(mg_event, kind), 432u);
-  EXPECT_EQ(sizeof(mg_event), 440u);
+  EXPECT_EQ(offsetof(mg_event, payload_sha256), 440u);
+  EXPECT_EQ(sizeof(mg_event), 472u);
   EXPECT_EQ(sizeof(mg_event) % 8, 0u) << "ring buffer records should keep 8-byte alignment";
 }
 
