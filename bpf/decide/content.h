@@ -214,6 +214,8 @@ static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, 
 	const struct mg_config *cfg;
 	__u32 section = kind_section(kind);
 	void *inner = policy_map();
+	/* A payload decision names the file its event is about even when it ends early. */
+	const __u8 *file_sha256 = (flags & MG_EVF_PAYLOAD) && t ? t->file_sha256 : NULL;
 
 	/* One lookup of the policy for the whole decision: a swap in between must not mix the
 	 * sections of one policy with the allowlist of another. */
@@ -222,12 +224,12 @@ static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, 
 		return 0;
 	if (!cfg) {
 		d.reason = MG_REASON_NO_POLICY;
-		return finish(&d, NULL, NULL, name, t);
+		return finish(&d, NULL, file_sha256, name, t);
 	}
 	if (mg_sha256_kernel(buf, size, digest)) {
 		count(MG_STAT_HASH_FAILED);
 		d.reason = MG_REASON_HASH_FAILED;
-		return finish(&d, cfg, NULL, name, t);
+		return finish(&d, cfg, file_sha256, name, t);
 	}
 	hit = bpf_map_lookup_elem(inner, digest);
 	/* Listed in another section only: these bytes are approved as something else. No section
@@ -254,9 +256,9 @@ static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, 
 	} else {
 		d.reason = MG_REASON_NOT_LISTED;
 	}
-	if ((flags & MG_EVF_PAYLOAD) && t) {
+	if (file_sha256) {
 		d.payload_sha256 = digest;
-		return finish(&d, cfg, t->file_sha256, name, t);
+		return finish(&d, cfg, file_sha256, name, t);
 	}
 	return finish(&d, cfg, digest, name, t);
 }
