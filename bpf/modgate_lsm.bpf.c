@@ -97,6 +97,43 @@ static __always_inline struct mg_task *task_record(bool create)
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
+/* Per task, not per CPU: a preempted program must find its bytes where it left them
+ * (bpf/lib/sha256.h). Made on a task's first judged load and freed with the task. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mg_scratch);
+} scratch SEC(".maps");
+
+static __always_inline struct mg_scratch *mg_scratch(void)
+{
+	return bpf_task_storage_get(&scratch, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+/* x86-64 syscall numbers of finit_module: the 64-bit one (x32 adds its marker bit), the ia32 one.
+ */
+#define MG_NR_FINIT_MODULE 313
+#define MG_NR_FINIT_MODULE_IA32 350
+#define MG_X32_SYSCALL_BIT 0x40000000
+
+static __always_inline bool mg_finit_flags_from_regs(__u32 *flags)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr;
+
+	if (!regs)
+		return false;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr != MG_NR_FINIT_MODULE && nr != MG_NR_FINIT_MODULE_IA32 &&
+	    nr != (MG_NR_FINIT_MODULE | MG_X32_SYSCALL_BIT))
+		return false;
+	/* finit_module(fd, uargs, flags): dx in both ABIs, as the fentry reads it. */
+	*flags = (__u32)BPF_CORE_READ(regs, dx);
+	return true;
+}
+
 static __always_inline void record_finit_flags(struct pt_regs *regs)
 {
 	struct mg_task *t = task_record(true);
@@ -134,16 +171,21 @@ int BPF_PROG(read_file, struct file *file, enum kernel_read_file_id id, bool con
 {
 	const struct mg_config *cfg;
 	struct mg_task *t;
+	__u32 flags;
 	int kind;
 
 	if (ret)
 		return ret;
 	t = task_record(false);
-	kind = read_kind(read_class(id), t && t->flags_seen);
+	kind = read_kind(read_class(id), (t && t->flags_seen) || mg_finit_flags_from_regs(&flags));
 	if (kind < 0)
 		return 0;
 	if (kind == MG_KIND_MODULE) {
-		/* A new read: whatever an earlier read left for a payload call is over. */
+		/* The fentry may have failed to make the record (task storage busy on this CPU);
+		 * this hook can sleep, so it can. A new read also ends whatever an earlier read
+		 * left for a payload call. */
+		if (!t)
+			t = task_record(true);
 		if (t)
 			t->phase = MG_PHASE_NONE;
 	} else {
@@ -177,14 +219,15 @@ int BPF_PROG(post_read_file, struct file *file, char *buf, loff_t size, enum ker
 	     int ret)
 {
 	struct mg_task *t;
-	__u32 cls;
+	__u32 cls, flags;
 	int kind;
 
 	if (ret)
 		return ret;
 	t = task_record(false);
 	cls = read_class(id);
-	kind = read_kind(cls, t && (t->flags_seen || t->phase != MG_PHASE_NONE));
+	kind = read_kind(cls, (t && (t->flags_seen || t->phase != MG_PHASE_NONE)) ||
+				      mg_finit_flags_from_regs(&flags));
 	if (kind < 0) {
 		if (cls == MG_READ_NEW)
 			count(MG_STAT_NEW_READ_ID);

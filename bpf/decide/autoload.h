@@ -6,7 +6,6 @@
 #ifndef MODGATE_BPF_DECIDE_AUTOLOAD_H
 #define MODGATE_BPF_DECIDE_AUTOLOAD_H
 
-#include "../lib/glob.h"
 #include "content.h"
 
 struct autoload_loop {
@@ -65,13 +64,13 @@ static __always_inline int autoload_decide(const char *kmod_name)
 	};
 	const struct mg_config *cfg;
 	struct autoload_loop c = {};
+	struct mg_scratch *scratch = mg_scratch();
 	struct mg_glob_scratch *s;
-	__u32 zero = 0;
 	void *inner;
 
-	s = bpf_map_lookup_elem(&mg_glob_scratch, &zero);
-	if (!s)
+	if (!scratch)
 		return finish(&d, NULL, NULL, kmod_name, NULL);
+	s = &scratch->glob;
 	if (bpf_probe_read_kernel_str(s->name, sizeof(s->name), kmod_name) < 0)
 		s->name[0] = 0;
 	inner = policy_map();

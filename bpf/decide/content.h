@@ -210,6 +210,7 @@ static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, 
 		.size = size,
 	};
 	__u8 digest[MG_SHA256_LEN] = {};
+	struct mg_scratch *scratch;
 	const union mg_policy_value *hit;
 	const struct mg_config *cfg;
 	__u32 section = kind_section(kind);
@@ -226,7 +227,8 @@ static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, 
 		d.reason = MG_REASON_NO_POLICY;
 		return finish(&d, NULL, file_sha256, name, t);
 	}
-	if (mg_sha256_kernel(buf, size, digest)) {
+	scratch = mg_scratch();
+	if (!scratch || mg_sha256_kernel(buf, size, digest, &scratch->sha)) {
 		count(MG_STAT_HASH_FAILED);
 		d.reason = MG_REASON_HASH_FAILED;
 		return finish(&d, cfg, file_sha256, name, t);
@@ -264,21 +266,25 @@ static __always_inline int judge(__u32 kind, __u32 hook, __u64 buf, __u64 size, 
 }
 
 /*
- * The finit_module flags of the load now being read, from the fentry's record (consumed). Without
- * the record the flags are unknown, and an unknown load is judged as a forced one: the fentry
- * always runs first.
+ * The finit_module flags of the load now being read, from the fentry's record (consumed), else
+ * from the task's saved syscall registers. Unknown flags are judged as a forced load.
  */
 static __always_inline __u32 take_finit_flags(struct mg_task *t)
 {
-	__u32 flags = 0;
+	__u32 flags = 0, finit;
 
-	if (!t || !t->flags_seen)
+	if (t && t->flags_seen) {
+		finit = t->finit_flags;
+		t->flags_seen = 0;
+	} else if (!mg_finit_flags_from_regs(&finit)) {
+		/* The fentry can fail to make its record (task storage busy on this CPU); the same
+		 * registers it reads are still saved. Neither: unknown, judged as forced. */
 		return MG_EVF_FORCED;
-	if (t->finit_flags & (MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC))
+	}
+	if (finit & (MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC))
 		flags |= MG_EVF_FORCED;
-	if (t->finit_flags & MODULE_INIT_COMPRESSED_FILE)
+	if (finit & MODULE_INIT_COMPRESSED_FILE)
 		flags |= MG_EVF_COMPRESSED;
-	t->flags_seen = 0;
 	return flags;
 }
 

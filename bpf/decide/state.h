@@ -9,6 +9,8 @@
 #define MODGATE_BPF_DECIDE_STATE_H
 
 #include "../modgate_abi.h"
+#include "../lib/glob.h"
+#include "../lib/sha256.h"
 
 /* One policy = one hash map (see modgate_abi.h); slot 0 of this array holds the one in force. */
 /* Sizes, not types: libbpf 1.1 cannot size BTF key types of an inner map definition. */
@@ -75,6 +77,25 @@ struct mg_task {
 	__u8 file_sha256[MG_SHA256_LEN]; /* MG_PHASE_PAYLOAD: the compressed file's hash */
 	char path[MG_PATH_LEN];
 };
+
+/* Scratch space of one task's decision: the hash's chunk buffer and the glob matcher's state. */
+struct mg_scratch {
+	struct mg_sha_scratch sha;
+	struct mg_glob_scratch glob;
+};
+
+/*
+ * The calling task's own scratch, or NULL (decisions then fail closed). Defined by the file that
+ * includes these headers: task storage in bpf/modgate_lsm.bpf.c, a plain map in the host tests.
+ */
+static __always_inline struct mg_scratch *mg_scratch(void);
+
+/*
+ * The flags of the finit_module call the current task is in, from its saved syscall registers,
+ * for when the fentry could not leave its record; false when they cannot be read. Defined by the
+ * includer too.
+ */
+static __always_inline bool mg_finit_flags_from_regs(__u32 *flags);
 
 static __always_inline void count(__u32 slot)
 {

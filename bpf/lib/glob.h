@@ -19,19 +19,13 @@ struct mg_glob_scratch {
 	 * The matcher's state lives here, not in bpf_loop's stack context: values loaded from a map
 	 * are unknown to the verifier, so the callback's states converge at once. Kept on the
 	 * stack, 6.12's verifier follows the indices concretely, iteration by iteration, and gives
-	 * up.
+	 * up. The map value must be the calling task's own (task storage), not per CPU: a preempted
+	 * match would otherwise resume on another task's name (bpf/lib/sha256.h says more).
 	 */
 	__u32 p, n, star, mark; /* star == MG_NAME_LEN: no '*' seen yet */
 	__s32 result;		/* -1 running, 0 no match, 1 match */
 	__u32 _pad;
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct mg_glob_scratch);
-} mg_glob_scratch SEC(".maps");
 
 #define MG_GLOB_MASK (MG_NAME_LEN - 1)
 

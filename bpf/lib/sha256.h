@@ -5,8 +5,14 @@
  * Why by hand: the module hooks that see the bytes the kernel will load (kernel_post_read_file,
  * kernel_post_load_data) are not sleepable, so bpf_ima_file_hash is out of reach, and no kernel we
  * target has a hashing kfunc. The buffer is a plain scalar to the verifier, so it is read with
- * bpf_probe_read_kernel in chunks into per-CPU scratch and compressed one block per bpf_loop
+ * bpf_probe_read_kernel in chunks into the caller's scratch and compressed one block per bpf_loop
  * iteration; a 64 MiB module is 1 Mi iterations, well under BPF_MAX_LOOPS (8 Mi).
+ *
+ * The scratch must belong to the calling task alone. BPF programs run with migration disabled but
+ * can be preempted (7.x kernels preempt kernel code), so with a per-CPU buffer another task's hash
+ * could refill it between a chunk's read and its compression, and this hash would then cover the
+ * other task's bytes: a listed module's chunk in place of an unlisted one's. The LSM programs pass
+ * task storage (bpf/decide/state.h, mg_scratch()).
  *
  * Included by bpf/modgate_lsm.bpf.c and by tests/bpf/progs/sha256_test.bpf.c, so the code the host
  * tests run on the real verifier and JIT is exactly the code the LSM programs run.
@@ -25,19 +31,13 @@ struct mg_sha_scratch {
 	__u8 buf[MG_SHA_CHUNK];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct mg_sha_scratch);
-} mg_sha_scratch SEC(".maps");
-
 /* bpf_loop's context must live on the caller's stack (not in a map), so it stays small. */
 struct mg_sha_loop {
 	__u32 h[8];
 	__u64 src;     /* kernel address of the message */
 	__u64 nblocks; /* whole 64-byte blocks in the message */
 	__s64 err;
+	struct mg_sha_scratch *s; /* the calling task's own */
 };
 
 /*
@@ -181,12 +181,11 @@ static __noinline void mg_sha256_compress(__u32 st[8], const __u8 *p)
 static long mg_sha256_block_cb(__u64 i, void *vctx)
 {
 	struct mg_sha_loop *c = vctx;
-	__u32 zero = 0;
 	__u32 slot = i & (MG_SHA_BLOCKS_PER_CHUNK - 1);
-	struct mg_sha_scratch *s = bpf_map_lookup_elem(&mg_sha_scratch, &zero);
+	struct mg_sha_scratch *s = c->s;
 
 	if (!s) {
-		c->err = -2; /* -ENOENT: cannot happen for a per-CPU array, but the verifier asks */
+		c->err = -2; /* -ENOENT: checked by the caller, but the verifier asks */
 		return 1;
 	}
 	if (slot == 0) {
@@ -209,22 +208,26 @@ static long mg_sha256_block_cb(__u64 i, void *vctx)
 }
 
 /*
- * Hash len bytes at kernel address src into out. Returns 0, or a negative errno when the buffer
- * could not be read or is larger than MG_HASH_MAX_LEN; callers must then fail closed.
+ * Hash len bytes at kernel address src into out, using s (the calling task's own scratch; see
+ * above) for the bytes. Returns 0, or a negative errno when the buffer could not be read, is
+ * larger than MG_HASH_MAX_LEN or no scratch was given; callers must then fail closed.
  */
-static __always_inline long mg_sha256_kernel(__u64 src, __u64 len, __u8 out[MG_SHA256_LEN])
+static __always_inline long mg_sha256_kernel(__u64 src, __u64 len, __u8 out[MG_SHA256_LEN],
+					     struct mg_sha_scratch *s)
 {
 	struct mg_sha_loop c = {
 		.h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
 		      0x1f83d9ab, 0x5be0cd19},
 		.src = src,
 		.nblocks = len / MG_SHA_BLOCK,
+		.s = s,
 	};
-	struct mg_sha_scratch *s;
-	__u32 zero = 0, tail, padlen;
+	__u32 tail, padlen;
 	__u64 bits = len * 8;
 	long ret;
 
+	if (!s)
+		return -2; /* -ENOENT */
 	if (len > MG_HASH_MAX_LEN)
 		return -27; /* -EFBIG */
 	if (c.nblocks) {
@@ -237,10 +240,7 @@ static __always_inline long mg_sha256_kernel(__u64 src, __u64 len, __u8 out[MG_S
 			return -5; /* -EIO: the loop stopped early without saying why */
 	}
 
-	s = bpf_map_lookup_elem(&mg_sha_scratch, &zero);
-	if (!s)
-		return -2;
-		/* The last partial block plus padding: one or two blocks built in scratch. */
+	/* The last partial block plus padding: one or two blocks built in scratch. */
 #pragma clang loop unroll(full)
 	for (int i = 0; i < 2 * MG_SHA_BLOCK / 8; i++)
 		((__u64 *)s->buf)[i] = 0;

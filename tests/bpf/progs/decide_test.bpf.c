@@ -22,6 +22,28 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define ENOENT 2
 
+/* The scratch the LSM object keeps in task storage: one test process, so one plain element. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mg_scratch);
+} scratch SEC(".maps");
+
+static __always_inline struct mg_scratch *mg_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* A syscall program has no finit_module registers: without the task record, flags are unknown
+ * (judged as forced), which is what the cases without a record check. */
+static __always_inline bool mg_finit_flags_from_regs(__u32 *flags)
+{
+	return false;
+}
+
 #define MG_DT_SAME_FIELD(f)                                                                        \
 	_Static_assert(__builtin_offsetof(struct mg_task, f) ==                                    \
 				       __builtin_offsetof(struct mg_dt_task, f) &&                 \

@@ -5,6 +5,14 @@
 #include "lib/glob.h"
 #include "glob_test.h"
 
+/* One test process: one element stands for the LSM object's per-task scratch. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mg_glob_scratch);
+} mg_glob_scratch SEC(".maps");
+
 SEC("syscall")
 int glob_test(struct mg_glob_test_args *args)
 {

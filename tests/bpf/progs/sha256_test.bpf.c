@@ -23,6 +23,14 @@ struct {
 
 const volatile __u64 msg_capacity = MG_TEST_PAGE;
 
+/* One test process: one element stands for the LSM object's per-task scratch. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mg_sha_scratch);
+} sha_scratch SEC(".maps");
+
 SEC("syscall")
 int sha256_test(struct mg_sha_test_args *args)
 {
@@ -47,7 +55,7 @@ int sha256_test(struct mg_sha_test_args *args)
 		args->ret = -14;
 		return 0;
 	}
-	args->ret = mg_sha256_kernel(addr, len, digest);
+	args->ret = mg_sha256_kernel(addr, len, digest, bpf_map_lookup_elem(&sha_scratch, &zero));
 	__builtin_memcpy(args->digest, digest, sizeof(digest));
 	return 0;
 }

@@ -35,9 +35,13 @@ sed 's/^version: 1$/version: 2/' /tmp/v1.yaml >/tmp/v2.yaml
 expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
 
 # An fmod_ret program on security_kernel_post_read_file returning the file's size: modgate's
-# program never runs and finit_module loads the file.
+# program never runs and finit_module loads the file. An uncompressed file, because 7.x takes any
+# non-zero return of the compressed load's payload call as an error (kernel/module/main.c), so
+# there the trick only works on the plain finit_module path; on 6.x both paths are one read.
+plain=$(plain_ko minix)
+expect_errno $EPERM "$LOADMOD" finit "$plain"
 start_intruder || fail "intruder refused without protection: $(cat /tmp/intruder.out)"
-expect_errno 0 "$LOADMOD" finit "$minix" $flag
+expect_errno 0 "$LOADMOD" finit "$plain"
 rmmod minix
 kill "$INTRUDER_PID"
 wait "$INTRUDER_PID"
