@@ -86,8 +86,17 @@ kill -0 "$AGENT_PID" 2>/dev/null || fail "agent died during the run"
 f=$last
 cp "$f" /tmp/tampered
 printf x >>/tmp/tampered
+denials=2
 if is_compressed "$f"; then
-	expect_errno "$EPERM" "$LOADMOD" finit /tmp/tampered --compressed
+	if [ "${KREL%%.*}" -ge 7 ]; then
+		# 7.x hands the hooks the decompressed payload too, and xz ignores the byte after its
+		# stream: the code that would load is the listed payload, which admits it
+		# (docs/design.md, "Compressed modules"); the stopper then ends the load.
+		expect_errno "$ENOKEY" "$LOADMOD" finit /tmp/tampered --compressed
+		denials=1
+	else
+		expect_errno "$EPERM" "$LOADMOD" finit /tmp/tampered --compressed
+	fi
 	xzcat "$f" >/tmp/tampered.ko || fail "cannot decompress $f"
 	printf x >>/tmp/tampered.ko
 	expect_errno "$EPERM" "$LOADMOD" init /tmp/tampered.ko
@@ -95,5 +104,5 @@ else
 	expect_errno "$EPERM" "$LOADMOD" finit /tmp/tampered
 	expect_errno "$EPERM" "$LOADMOD" init /tmp/tampered
 fi
-expect_event 2 '"verdict":"deny"' '"reason":"not-listed"'
+expect_event "$denials" '"verdict":"deny"' '"reason":"not-listed"'
 kill "$STOPPER_PID"
