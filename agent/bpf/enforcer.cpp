@@ -24,6 +24,7 @@
 
 #include "agent/bpf/hook_protos.h"
 #include "agent/bpf/libbpf_log.h"
+#include "agent/bpf/special_key.h"
 #include "modgate_lsm.skel.h"
 #include "policy/sha256.h"
 
@@ -49,17 +50,6 @@ class Fd {
  private:
   int fd_;
 };
-
-mg_allow_key special_key(std::uint32_t kind, std::uint32_t index) {
-  mg_special_key k{};
-  std::memcpy(k.magic, MG_KEY_MAGIC, sizeof(k.magic));
-  k.kind = kind;
-  k.index = index;
-  mg_allow_key out{};
-  static_assert(sizeof(out) == sizeof(k));
-  std::memcpy(&out, &k, sizeof(out));
-  return out;
-}
 
 bool exists(const std::string& path) {
   struct stat st {};

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "agent/bpf/special_key.h"
 #include "decide_test.skel.h"
 
 namespace modgate::test {
@@ -41,18 +42,6 @@ std::string log_tail(size_t max_lines) {
   for (size_t lines = 0; pos > 0 && lines <= max_lines;)
     if (log[--pos] == '\n') lines++;
   return log.substr(pos);
-}
-
-// As agent/bpf/enforcer.cpp builds it.
-mg_allow_key special_key(std::uint32_t kind, std::uint32_t index) {
-  mg_special_key k{};
-  std::memcpy(k.magic, MG_KEY_MAGIC, sizeof(k.magic));
-  k.kind = kind;
-  k.index = index;
-  mg_allow_key out{};
-  static_assert(sizeof(out) == sizeof(k));
-  std::memcpy(&out, &k, sizeof(out));
-  return out;
 }
 
 class Fd {
