@@ -138,7 +138,8 @@ bool valid_module_name(const std::string& n) {
 
 std::string yaml_quote(std::string_view s) {
   std::string out = "\"";
-  for (char c : s) {
+  for (std::size_t i = 0; i < s.size(); i++) {
+    const char c = s[i];
     auto u = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
       out += '\\';
@@ -147,6 +148,18 @@ std::string yaml_quote(std::string_view s) {
       out += "\\n";
     } else if (c == '\t') {
       out += "\\t";
+    } else if (u == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x85) {
+      // NEL, LS and PS are line breaks to some YAML parsers and text to others, so the parser
+      // refuses them raw (policy/parse.cpp); these escapes mean the character to both. Not \N:
+      // yaml-cpp decodes that to a lone byte.
+      out += "\\x85";
+      i++;
+    } else if (u == 0xe2 && s.substr(i, 3) == "\u2028") {
+      out += "\\L";
+      i += 2;
+    } else if (u == 0xe2 && s.substr(i, 3) == "\u2029") {
+      out += "\\P";
+      i += 2;
     } else if (u < 0x20 || u == 0x7f) {
       static constexpr char kHex[] = "0123456789abcdef";
       out += "\\x";

@@ -23,4 +23,11 @@ std::string to_hex(std::span<const std::uint8_t> bytes);
 // Accepts exactly 64 hex digits, either case.
 Result<Sha256> sha256_from_hex(std::string_view hex);
 
+// For hash tables keyed by digest: the policy parser and compiler index every entry by its hash,
+// and a std::map of 100 k digests spent most of a parse in memcmp. Whoever writes a policy picks
+// the keys, so the mix is seeded once per process: no file can make all of its entries collide.
+struct Sha256Hash {
+  std::size_t operator()(const Sha256& h) const noexcept;
+};
+
 }  // namespace modgate
