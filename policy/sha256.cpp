@@ -59,6 +59,17 @@ Sha256 sha256(std::span<const std::uint8_t> data) {
   return finish(ctx.get());
 }
 
+Sha256Stream::Sha256Stream() : ctx_(new_sha256_ctx().release()) {}
+
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(ctx_); }
+
+void Sha256Stream::update(std::string_view bytes) {
+  if (EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) != 1)
+    throw std::runtime_error("OpenSSL: SHA-256 update failed");
+}
+
+Sha256 Sha256Stream::finish() { return ::modgate::finish(ctx_); }
+
 Result<Sha256> sha256_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error{path + ": " + std::strerror(errno)};
