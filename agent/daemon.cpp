@@ -93,7 +93,8 @@ class Daemon {
                     const std::string& source);
   // The same for a policy already decoded (startup checks its policy before touching the kernel
   // and hands it on, rather than parsing it a second time).
-  ApplyResult apply(Candidate c, const std::string& file, bool force, const std::string& source);
+  ApplyResult apply(const Candidate& c, const std::string& file, bool force,
+                    const std::string& source);
   void refuse_apply(ApplyResult& res, const Refusal& r, const std::string& file, bool force,
                     const std::string& source);
   // Makes a candidate the policy this agent knows to be in force (names, status, events).
@@ -197,7 +198,7 @@ Daemon::ApplyResult Daemon::apply(std::string bytes, const std::string& file, bo
     refuse_apply(res, *r, file, force, source);
     return res;
   }
-  return apply(std::move(std::get<Candidate>(decoded)), file, force, source);
+  return apply(std::get<Candidate>(decoded), file, force, source);
 }
 
 void Daemon::refuse_apply(ApplyResult& res, const Refusal& r, const std::string& file, bool force,
@@ -209,7 +210,7 @@ void Daemon::refuse_apply(ApplyResult& res, const Refusal& r, const std::string&
   record_apply("refused", source, file, force, res.message, {{"reason", r.reason}});
 }
 
-Daemon::ApplyResult Daemon::apply(Candidate c, const std::string& file, bool force,
+Daemon::ApplyResult Daemon::apply(const Candidate& c, const std::string& file, bool force,
                                   const std::string& source) {
   ApplyResult res;
   trim_due_ = true;
@@ -763,7 +764,7 @@ int Daemon::run() {
         "no policy given (--policy FILE, --watch DIR or --pull URL) and none is in force; "
         "modgate never runs without one.");
   if (startup) {
-    auto r = apply(std::move(*startup), input, false, "startup");
+    auto r = apply(*startup, input, false, "startup");
     if (!r.ok) {
       // Nothing enforced yet: refusing to start beats starting open. Something enforced: keep
       // it, and say why the file was not taken.

@@ -30,17 +30,16 @@ bool grow(std::vector<std::uint8_t>& out, std::size_t used, std::size_t max_out)
 // then checked again by the decoder, which is what refuses a corrupt file). Believed only up to
 // a ratio no module reaches, so that a lying index cannot make a tiny file allocate the cap.
 std::size_t xz_recorded_size(std::span<const std::uint8_t> in, std::size_t max_out) {
-  if (in.size() < 2 * LZMA_STREAM_HEADER_SIZE) return 0;
+  constexpr std::size_t kHeader = LZMA_STREAM_HEADER_SIZE;  // the footer's size too
+  if (in.size() < 2 * kHeader) return 0;
   lzma_stream_flags footer;
-  if (lzma_stream_footer_decode(&footer, in.data() + in.size() - LZMA_STREAM_HEADER_SIZE) !=
-      LZMA_OK)
-    return 0;
-  if (footer.backward_size > in.size() - 2 * LZMA_STREAM_HEADER_SIZE) return 0;
+  if (lzma_stream_footer_decode(&footer, in.data() + in.size() - kHeader) != LZMA_OK) return 0;
+  if (footer.backward_size > in.size() - 2 * kHeader) return 0;
   lzma_index* index = nullptr;
   std::uint64_t memlimit = 1u << 20;
-  std::size_t pos = in.size() - LZMA_STREAM_HEADER_SIZE - footer.backward_size;
-  if (lzma_index_buffer_decode(&index, &memlimit, nullptr, in.data(), &pos,
-                               in.size() - LZMA_STREAM_HEADER_SIZE) != LZMA_OK)
+  std::size_t pos = in.size() - kHeader - footer.backward_size;
+  if (lzma_index_buffer_decode(&index, &memlimit, nullptr, in.data(), &pos, in.size() - kHeader) !=
+      LZMA_OK)
     return 0;
   std::uint64_t size = lzma_index_uncompressed_size(index);
   lzma_index_end(index, nullptr);

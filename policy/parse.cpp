@@ -272,28 +272,23 @@ class Events {
     std::size_t pos, end;
   };
 
-  [[noreturn]] void fail() {
-    YamlError e;
-    e.outside_flow = flow_depth_ == 0;
-    if (parser_.error == YAML_READER_ERROR) {
-      // prescan() refuses what libyaml's reader would; this is for completeness.
-      e.message = parser_.problem ? parser_.problem : "unreadable text";
-      e.mark = {0, 0};
-      throw e;
-    }
-    if (parser_.error == YAML_MEMORY_ERROR) {
-      e.message = "out of memory";
-      e.syntax = false;
-      throw e;
-    }
-    e.mark = {static_cast<int>(parser_.problem_mark.line),
-              static_cast<int>(parser_.problem_mark.column)};
-    e.message = parser_.problem ? parser_.problem : "invalid YAML";
+  [[noreturn]] void fail() const {
+    const bool outside = flow_depth_ == 0;
+    // prescan() refuses what libyaml's reader would; this is for completeness.
+    if (parser_.error == YAML_READER_ERROR)
+      throw YamlError{{0, 0}, parser_.problem ? parser_.problem : "unreadable text", true, outside};
+    if (parser_.error == YAML_MEMORY_ERROR)
+      throw YamlError{{0, 0}, "out of memory", false, outside};
+    std::string message = parser_.problem ? parser_.problem : "invalid YAML";
     if (parser_.context)
-      e.message += std::string(" (") + parser_.context + " that starts at " +
-                   std::to_string(parser_.context_mark.line + 1) + ":" +
-                   std::to_string(parser_.context_mark.column + 1) + ")";
-    throw e;
+      message += std::string(" (") + parser_.context + " that starts at " +
+                 std::to_string(parser_.context_mark.line + 1) + ":" +
+                 std::to_string(parser_.context_mark.column + 1) + ")";
+    throw YamlError{{static_cast<int>(parser_.problem_mark.line),
+                     static_cast<int>(parser_.problem_mark.column)},
+                    std::move(message),
+                    true,
+                    outside};
   }
 
   // Byte offset of libyaml's character index `index`. Events arrive in text order, so a cursor
@@ -401,16 +396,14 @@ class Events {
       if (b > 0 && text_[b - 1] == '?' && ev.mark.col > 0)
         throw YamlError{{ev.mark.line, ev.mark.col - 1}, "unknown token"};
     }
-    if (starts && ++depth_ > kMaxNodeDepth) {
-      YamlError e{ev.mark, "nested too deeply for the YAML parser; a policy needs four levels"};
-      e.syntax = false;
-      throw e;
-    }
+    if (starts && ++depth_ > kMaxNodeDepth)
+      throw YamlError{ev.mark, "nested too deeply for the YAML parser; a policy needs four levels",
+                      false};
     flow_depth_ = static_cast<int>(flow_.size());
     if (anchor) {
       anchors_[reinterpret_cast<const char*>(anchor)] = static_cast<int>(records_.size());
       records_.push_back({log_.size(), 0, true});
-      if (starts) open_.push_back({records_.size() - 1, depth_});
+      if (starts) open_.emplace_back(records_.size() - 1, depth_);
     }
     if (!open_.empty() || anchor) log_.push_back(ev);
     if (anchor && !starts) {
