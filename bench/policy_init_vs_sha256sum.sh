@@ -41,16 +41,17 @@ jobs=$(nproc)
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# timed NAME CMD...: runs CMD under GNU time; appends "wall_seconds max_rss_kib" to $out/NAME.
+# timed NAME CMD...: runs CMD under GNU time; appends "wall_seconds max_rss_kib cpu_seconds" to
+# $out/NAME (CPU: user + system, of the command and every child it waited for).
 # Wall time from the clock around it: GNU time's %e has only 10 ms resolution.
 timed() {
 	local name=$1
 	shift
 	local t0 t1
 	t0=$(date +%s%N)
-	/usr/bin/time -f '%M' -o "$out/$name.rss" "$@"
+	/usr/bin/time -f '%M %U %S' -o "$out/$name.rss" "$@"
 	t1=$(date +%s%N)
-	echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }') $(tail -n1 "$out/$name.rss")" >>"$out/$name"
+	echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }') $(tail -n1 "$out/$name.rss" | awk '{ printf "%s %.2f", $1, $2 + $3 }')" >>"$out/$name"
 }
 
 run_init() { timed init "$modgate" policy init --from "$tree" -o "$out/policy.yaml" 2>"$out/init.err"; }
@@ -122,11 +123,15 @@ for suite in "${suites[@]}"; do
 	echo "$VM_KREL ($pattern) wall seconds, init: $(cut -d' ' -f1 "$out/init" | tr '\n' ' ')pipeline: $(cut -d' ' -f1 "$out/pipe" | tr '\n' ' ')"
 	if ((compressed)); then
 		tx=$(cut -d' ' -f1 "$out/xz" | median)
+		ci=$(cut -d' ' -f3 "$out/init" | median)
+		cx=$(cut -d' ' -f3 "$out/xz" | median)
 		echo "$VM_KREL xz -dc of every file, one process, wall seconds: $(cut -d' ' -f1 "$out/xz" | tr '\n' ' ')"
+		echo "$VM_KREL CPU seconds, init: $(cut -d' ' -f3 "$out/init" | tr '\n' ' ')xz -dc: $(cut -d' ' -f3 "$out/xz" | tr '\n' ' ')"
 		bound=$(awk -v x="$tx" -v j="$jobs" -v p="$tp" 'BEGIN { print x / j + p }')
 		# shellcheck disable=SC2016 # the backquotes are Markdown
-		xrows+=("$(printf '| %s | %.2f | %.2f | %.2f | %.2f | %.2f |' "$VM_KREL" "$ti" "$tx" "$tp" "$bound" \
-			"$(awk -v a="$ti" -v b="$bound" 'BEGIN { print a / b }')")")
+		xrows+=("$(printf '| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |' "$VM_KREL" "$ti" "$tx" "$tp" "$bound" \
+			"$(awk -v a="$ti" -v b="$bound" 'BEGIN { print a / b }')" "$ci" "$cx" \
+			"$(awk -v a="$ci" -v b="$cx" 'BEGIN { print a / b }')")")
 	fi
 	# shellcheck disable=SC2016 # the backquotes are Markdown
 	rows+=("$(printf '| %s | %s `%s`, %s MiB | %.2f | %.2f | %.2f | %.1f | %.1f |' \
@@ -142,7 +147,7 @@ echo '|---|---|---:|---:|---:|---:|---:|'
 printf '%s\n' "${rows[@]}"
 if ((${#xrows[@]})); then
 	echo
-	echo "| tree | policy init (s) | \`xz -dc\`, one process (s) | pipeline (s) | xz / $jobs + pipeline (s) | ratio init / that |"
-	echo '|---|---:|---:|---:|---:|---:|'
+	echo "| tree | policy init (s) | \`xz -dc\`, one process (s) | pipeline (s) | xz / $jobs + pipeline (s) | ratio init / that | init CPU (s) | xz CPU (s) | CPU init / xz |"
+	echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|'
 	printf '%s\n' "${xrows[@]}"
 fi
