@@ -101,6 +101,12 @@ class Daemon {
   }
   ApplyResult apply(std::string bytes, const std::string& file, bool force,
                     const std::string& source);
+  // The same for a policy already decoded (startup checks its policy before touching the kernel
+  // and hands it on, rather than parsing it a second time).
+  ApplyResult apply(const Candidate& c, const std::string& file, bool force,
+                    const std::string& source);
+  void refuse_apply(ApplyResult& res, const Refusal& r, const std::string& file, bool force,
+                    const std::string& source);
   // Makes a candidate the policy this agent knows to be in force (names, status, events).
   void adopt_known(const Candidate& c, const policy::EffectiveMode& mode);
   // Version, digest, effective mode, rollout and signer of the policy in force.
@@ -137,9 +143,9 @@ class Daemon {
   void print_counters() const;
   void on_event(const mg_event& e);
   void note_preloaded();
-  // Parsing a policy peaks at about 32 bytes of heap per byte of YAML (yaml-cpp's node tree), and
-  // glibc keeps what was freed mapped: without a trim an agent that once parsed a 100 k-hash
-  // policy stays at ~320 MiB resident for good (docs/performance.md). Called once the apply and
+  // An apply frees what it parsed and compiled (the request's text, the candidate, the map
+  // entries), and glibc keeps what was freed mapped: without a trim an agent that once applied a
+  // 100 k-hash policy stays at its peak for good (docs/performance.md). Called once the apply and
   // its request are gone.
   void trim_after_apply() {
     if (!trim_due_) return;
@@ -195,19 +201,33 @@ std::optional<std::string> Daemon::protect_unavailable() const {
 
 Daemon::ApplyResult Daemon::apply(std::string bytes, const std::string& file, bool force,
                                   const std::string& source) {
+  trim_due_ = true;
+  auto decoded = admission_->decode(std::move(bytes), file, unix_now());
+  if (auto* r = std::get_if<Refusal>(&decoded)) {
+    ApplyResult res;
+    refuse_apply(res, *r, file, force, source);
+    return res;
+  }
+  return apply(std::get<Candidate>(decoded), file, force, source);
+}
+
+void Daemon::refuse_apply(ApplyResult& res, const Refusal& r, const std::string& file, bool force,
+                          const std::string& source) {
+  res.message = r.message;
+  if (res.message.find("unchanged") == std::string::npos)
+    res.message += "; the policy in force is unchanged";
+  res.errors = r.errors;
+  record_apply("refused", source, file, force, res.message, {{"reason", r.reason}});
+}
+
+Daemon::ApplyResult Daemon::apply(const Candidate& c, const std::string& file, bool force,
+                                  const std::string& source) {
   ApplyResult res;
   trim_due_ = true;
   auto refuse = [&](const Refusal& r) {
-    res.message = r.message;
-    if (res.message.find("unchanged") == std::string::npos)
-      res.message += "; the policy in force is unchanged";
-    res.errors = r.errors;
-    record_apply("refused", source, file, force, res.message, {{"reason", r.reason}});
+    refuse_apply(res, r, file, force, source);
     return res;
   };
-  auto decoded = admission_->decode(std::move(bytes), file, unix_now());
-  if (auto* r = std::get_if<Refusal>(&decoded)) return refuse(*r);
-  Candidate& c = std::get<Candidate>(decoded);
 
   auto kernel = enf_->policy_in_force();
   if (!kernel) return refuse({"kernel_error", kernel.error().message, {}});
@@ -714,15 +734,17 @@ int Daemon::run() {
       input = fleet::redact_url(o_.pull_url);
     }
   }
+  std::optional<Candidate> startup;
   if (bytes) {
-    auto d = admission_->decode(*bytes, input, unix_now());
+    auto d = admission_->decode(std::move(*bytes), input, unix_now());
     if (auto* r = std::get_if<Refusal>(&d)) {
       if (!r->errors.empty()) std::cerr << r->errors << "\n";
       return fail(r->message + "; nothing was loaded.");
     }
-    if (auto c = policy::compile(std::get<Candidate>(d).policy); !c) return fail(c.error().message);
+    startup = std::move(std::get<Candidate>(d));
+    if (auto c = policy::compile(startup->policy); !c) return fail(c.error().message);
   }
-  if (!bytes && !pinned)
+  if (!startup && !pinned)
     return fail(
         "no policy given (--policy FILE, --watch DIR or --pull URL) and none is in force "
         "(nothing pinned in " +
@@ -756,12 +778,12 @@ int Daemon::run() {
 
   auto in_force = enf_->policy_in_force();
   if (!in_force) return fail(in_force.error().message);
-  if (!*in_force && !bytes)
+  if (!*in_force && !startup)
     return fail(
         "no policy given (--policy FILE, --watch DIR or --pull URL) and none is in force; "
         "modgate never runs without one.");
-  if (bytes) {
-    auto r = apply(std::move(*bytes), input, false, "startup");
+  if (startup) {
+    auto r = apply(*startup, input, false, "startup");
     if (!r.ok) {
       // Nothing enforced yet: refusing to start beats starting open. Something enforced: keep
       // it, and say why the file was not taken.

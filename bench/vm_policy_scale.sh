@@ -38,8 +38,9 @@ reps=${2:-3}
 kernel=${3:-bookworm}
 sizes=${4:-0 1000 10000 100000}
 ((smoke)) && { reps=1; sizes="0 100"; }
-# Guest RAM: parsing a policy takes the agent about 32 bytes per byte of YAML (yaml-cpp's node
-# tree); the 100 k file is 9.4 MiB, and the guest also holds the files in its tmpfs.
+# Guest RAM: with yaml-cpp's node tree, parsing took the agent about 32 bytes per byte of YAML
+# (the streaming parser 5 to 7, docs/performance.md); the 100 k file is 9.4 MiB, and the
+# guest also holds the files in its tmpfs. Kept at 1536 so that runs before and after compare.
 memory=${MODGATE_BENCH_VM_MIB:-$((smoke ? 512 : 1536))}
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "bench: REPS must be a positive integer, got '$reps'" >&2; exit 2; }
 for b in agent/modgate tests/vm/loadmod bench/mgbench; do

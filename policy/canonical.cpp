@@ -40,7 +40,17 @@ void put_list(std::string& out, std::string_view key, std::vector<std::string> i
 
 std::string_view flag(bool b) { return b ? "true" : "false"; }
 
-void put_entries(std::string& out, std::string_view key, const std::vector<ModuleEntry>& entries) {
+// Where the digest is computed, the text goes into the hash as it is written rather than being
+// kept whole: a 100 k-entry policy's canonical form is about 10 MB, a second copy of the policy.
+void drain(std::string& out, Sha256Stream* hash) {
+  if (hash && out.size() >= (64u << 10)) {
+    hash->update(out);
+    out.clear();
+  }
+}
+
+void put_entries(std::string& out, std::string_view key, const std::vector<ModuleEntry>& entries,
+                 Sha256Stream* hash) {
   std::vector<const ModuleEntry*> sorted;
   sorted.reserve(entries.size());
   for (const auto& m : entries) sorted.push_back(&m);
@@ -60,6 +70,7 @@ void put_entries(std::string& out, std::string_view key, const std::vector<Modul
     put_optional(out, m->path);
     put_optional(out, m->note);
     out += '\n';
+    drain(out, hash);
   }
 }
 
@@ -71,8 +82,10 @@ std::string_view autoload_default_name(AutoloadDefault d) {
   return d == AutoloadDefault::kDeny ? "deny" : "allow";
 }
 
-std::string canonical_form(const Policy& p) {
-  std::string out = "modgate-policy-canonical 1\n";
+namespace {
+
+void write_canonical(const Policy& p, std::string& out, Sha256Stream* hash) {
+  out += "modgate-policy-canonical 1\n";
   out += "version " + std::to_string(p.version) + "\n";
   out += "mode " + std::string(mode_name(p.mode)) + "\n";
   // Only when present, so that the digests of policies without a rollout are those of before.
@@ -92,18 +105,27 @@ std::string canonical_form(const Policy& p) {
   out += "autoload.default " + std::string(autoload_default_name(p.autoload.default_action)) + "\n";
   put_list(out, "autoload.allow", p.autoload.allow);
   put_list(out, "autoload.deny", p.autoload.deny);
-
-  put_entries(out, "modules", p.modules);
+  put_entries(out, "modules", p.modules, hash);
   // After the modules and only when present, like every later key: a policy without these
   // sections keeps its digest, and an empty section (deny them all) differs from none.
-  if (p.firmware) put_entries(out, "firmware", *p.firmware);
-  if (p.kexec) put_entries(out, "kexec", *p.kexec);
+  if (p.firmware) put_entries(out, "firmware", *p.firmware, hash);
+  if (p.kexec) put_entries(out, "kexec", *p.kexec, hash);
+}
+
+}  // namespace
+
+std::string canonical_form(const Policy& p) {
+  std::string out;
+  write_canonical(p, out, nullptr);
   return out;
 }
 
 Sha256 policy_digest(const Policy& p) {
-  std::string c = canonical_form(p);
-  return sha256({reinterpret_cast<const std::uint8_t*>(c.data()), c.size()});
+  Sha256Stream hash;
+  std::string out;
+  write_canonical(p, out, &hash);
+  hash.update(out);
+  return hash.finish();
 }
 
 }  // namespace modgate::policy

@@ -1,8 +1,8 @@
 // Policy → map contents. The parser already refuses what cannot compile, but Policy values are also
 // built in code (tests, the agent's fallbacks), so the map limits are checked again here.
 #include <cstring>
-#include <map>
 #include <string>
+#include <unordered_map>
 
 #include "policy/policy.h"
 
@@ -59,22 +59,14 @@ Result<CompiledPolicy> compile(const Policy& policy) {
 
   // One map record per hash, carrying every section that lists it: the same bytes may be a
   // module and a firmware file, but each section admits them only as its own kind.
-  std::map<Sha256, std::size_t> slot;  // hash -> index in c.allow
+  std::unordered_map<Sha256, std::size_t, Sha256Hash> slot;  // hash -> index in c.allow
+  slot.reserve(policy.modules.size());
   auto add = [&](const std::vector<ModuleEntry>& entries, std::string_view what, std::uint32_t bit,
                  __u32 mg_allow_value::*entry) -> Result<Ok> {
     if (entries.size() > UINT32_MAX)
       return Error{"the policy has more " + std::string(what) +
                    " entries than an entry index can hold"};
-    // The map is keyed by hash: a second entry with the same one in a section would silently
-    // replace the first and events would name the wrong file. The parser refuses this;
-    // code-built policies may not.
-    std::map<Sha256, std::size_t> seen;
     for (std::size_t i = 0; i < entries.size(); i++) {
-      auto [it, inserted] = seen.emplace(entries[i].sha256, i);
-      if (!inserted)
-        return Error{std::string(what) + " entries " + std::to_string(it->second) + " ('" +
-                     entries[it->second].name + "') and " + std::to_string(i) + " ('" +
-                     entries[i].name + "') have the same sha256 " + to_hex(entries[i].sha256)};
       auto [s, fresh] = slot.emplace(entries[i].sha256, c.allow.size());
       if (fresh) {
         CompiledPolicy::AllowEntry e{};
@@ -82,6 +74,14 @@ Result<CompiledPolicy> compile(const Policy& policy) {
         c.allow.push_back(e);
       }
       mg_allow_value& v = c.allow[s->second].value;
+      // The map is keyed by hash: a second entry with the same one in a section would silently
+      // replace the first and events would name the wrong file. The parser refuses this;
+      // code-built policies may not. The record already carrying this section's bit names the
+      // earlier entry.
+      if (v.sections & bit)
+        return Error{std::string(what) + " entries " + std::to_string(v.*entry) + " ('" +
+                     entries[v.*entry].name + "') and " + std::to_string(i) + " ('" +
+                     entries[i].name + "') have the same sha256 " + to_hex(entries[i].sha256)};
       v.sections |= bit;
       v.*entry = static_cast<__u32>(i);
     }

@@ -138,7 +138,8 @@ bool valid_module_name(const std::string& n) {
 
 std::string yaml_quote(std::string_view s) {
   std::string out = "\"";
-  for (char c : s) {
+  for (std::size_t i = 0; i < s.size(); i++) {
+    const char c = s[i];
     auto u = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
       out += '\\';
@@ -147,6 +148,18 @@ std::string yaml_quote(std::string_view s) {
       out += "\\n";
     } else if (c == '\t') {
       out += "\\t";
+    } else if (u == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x85) {
+      // NEL, LS and PS are line breaks to some YAML parsers and text to others, so the parser
+      // refuses them raw (policy/parse.cpp); these escapes mean the character to both. Not \N:
+      // yaml-cpp decodes that to a lone byte.
+      out += "\\x85";
+      i++;
+    } else if (u == 0xe2 && s.substr(i, 3) == "\u2028") {
+      out += "\\L";
+      i += 2;
+    } else if (u == 0xe2 && s.substr(i, 3) == "\u2029") {
+      out += "\\P";
+      i += 2;
     } else if (u < 0x20 || u == 0x7f) {
       static constexpr char kHex[] = "0123456789abcdef";
       out += "\\x";
@@ -221,6 +234,7 @@ Result<InitReport> scan_module_tree(const InitOptions& o) {
   InitReport report;
   struct Candidate {
     std::string path, rel;
+    std::uintmax_t size = 0;  // of a regular file; 0 for anything else (it fails fast)
   };
   std::vector<Candidate> files;
 
@@ -247,8 +261,10 @@ Result<InitReport> scan_module_tree(const InitOptions& o) {
       auto st = entry.symlink_status(sec);
       std::string name = entry.path().filename().string();
       if (is_module_file_name(name)) {
-        files.push_back(
-            {entry.path().string(), entry.path().lexically_relative(o.root).generic_string()});
+        std::error_code zec;
+        std::uintmax_t size = !sec && fs::is_regular_file(st) ? entry.file_size(zec) : 0;
+        files.push_back({entry.path().string(),
+                         entry.path().lexically_relative(o.root).generic_string(), zec ? 0 : size});
       } else if (!sec && fs::is_directory(st)) {
         dirs.push_back(entry.path());
       }
@@ -258,13 +274,23 @@ Result<InitReport> scan_module_tree(const InitOptions& o) {
   report.files = files.size();
   if (files.empty()) return Error{o.root + ": no module files (*.ko, *.ko.xz, *.ko.zst, *.ko.gz)"};
 
+  // Each file's result has its own slot, so the output does not depend on which thread took
+  // which file or when it finished. Largest first: a tree's few huge modules (amdgpu decompresses
+  // to 28 MiB) start early instead of leaving one thread decompressing after the others ran out
+  // of work.
   std::vector<Result<std::vector<ModuleEntry>>> results(files.size(), Error{});
+  std::vector<std::size_t> dispatch(files.size());
+  for (std::size_t i = 0; i < dispatch.size(); i++) dispatch[i] = i;
+  std::stable_sort(dispatch.begin(), dispatch.end(),
+                   [&](std::size_t a, std::size_t b) { return files[a].size > files[b].size; });
   std::atomic<std::size_t> next{0};
   unsigned n_threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   n_threads = static_cast<unsigned>(std::min<std::size_t>(n_threads, files.size()));
   auto work = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < files.size();)
+    for (std::size_t k; (k = next.fetch_add(1)) < dispatch.size();) {
+      const std::size_t i = dispatch[k];
       results[i] = module_file_entries(files[i].path, files[i].rel);
+    }
   };
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < n_threads; t++) pool.emplace_back(work);

@@ -62,8 +62,8 @@ struct Policy {
 };
 
 // A policy is a text file an operator writes; anything bigger than this is refused before reading
-// (a full distribution tree with compressed and payload hashes is about 5 MiB of YAML, and yaml-cpp
-// needs tens of bytes of memory per byte of input).
+// (a full distribution tree with compressed and payload hashes is about 5 MiB of YAML; a parse
+// peaks at 5 to 7 bytes of memory per byte of it, docs/performance.md).
 inline constexpr std::uint64_t kMaxPolicyBytes = 16ull << 20;
 
 // Parses and validates. On failure the Error's message holds one "FILE:LINE:COL: message" line per

@@ -59,6 +59,9 @@ Result<policy::Policy> load(const std::string& file) {
                  "policy verify --trust DIR " +
                  file + "' (-o FILE extracts the policy)"};
   auto p = policy::parse_policy(*text, file);
+  // The text is not needed past the parse; released now, a fleet-size file does not add to what
+  // compile() holds (docs/performance.md).
+  std::string().swap(*text);
   if (!p) return p;
   // Everything compile() refuses the parser refuses first; this keeps `check` honest should the
   // two ever drift apart.

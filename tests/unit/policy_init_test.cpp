@@ -305,5 +305,24 @@ TEST(PolicyInit, YamlWriterKeepsFirmwareKexecAndProtect) {
   EXPECT_EQ(back->digest, p.digest);
 }
 
+TEST(PolicyInit, YamlWriterEscapesLineBreaksTheParsersDisagreeOn) {
+  // Raw, the parser refuses them (one is a line break to libyaml and text to yaml-cpp); escaped,
+  // both read them back as the character.
+  Policy p;
+  p.version = 5;
+  p.allow_empty = true;
+  ModuleEntry e;
+  e.name = "m";
+  e.note = "nel \u0085 ls \u2028 ps \u2029 nbsp \u00a0";
+  p.modules.push_back(e);
+  p.digest = policy_digest(p);
+  const std::string yaml = policy_to_yaml(p, {});
+  EXPECT_THAT(yaml, HasSubstr("nel \\x85 ls \\L ps \\P nbsp \u00a0"));
+  auto back = parse_policy(yaml, "w.yaml");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->modules[0].note, e.note);
+  EXPECT_EQ(back->digest, p.digest);
+}
+
 }  // namespace
 }  // namespace modgate::policy

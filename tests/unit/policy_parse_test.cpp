@@ -420,5 +420,62 @@ TEST(PolicyParse, SyntaxErrorHasPosition) {
   EXPECT_THAT(errors("version: 1\n  mode: dry-run\n"), HasSubstr("p.yaml:2:7: YAML syntax error"));
 }
 
+// The parser streams libyaml's events; these pin what the yaml-cpp tree parser before it did, where
+// the two libraries differ, so that a policy means the same to old and new agents.
+TEST(PolicyParse, AliasesRepeatTheAnchoredNode) {
+  auto r = parse("version: 1\nmode: dry-run\nmodules:\n- {name: a, sha256: " + kH1 +
+                 ", signer: &s Debian Secure Boot CA}\n- {name: b, sha256: " + kH2 +
+                 ", signer: *s}\nkernels: &k [\"6.1.*\"]\nautoload: {allow: *k}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->modules[1].signer, "Debian Secure Boot CA");
+  EXPECT_EQ(r->autoload.allow, (std::vector<std::string>{"6.1.*"}));
+  // A repeated entry is the same entry twice, reported where the anchored one is.
+  EXPECT_THAT(
+      errors("version: 1\nmode: dry-run\nmodules:\n- &e {name: a, sha256: " + kH1 + "}\n- *e\n"),
+      HasSubstr("p.yaml:4:24: sha256 " + kH1 + " of 'a' is listed twice (first at line 4)"));
+}
+
+TEST(PolicyParse, AliasInsideItsOwnAnchorIsRefused) {
+  EXPECT_THAT(
+      errors("version: 1\nmode: dry-run\nkernels: &k [a, *k]\n"),
+      HasSubstr("p.yaml:3:17: YAML syntax error: an alias inside the node its anchor names"));
+  EXPECT_THAT(errors("version: 1\nmode: dry-run\nkernels: [*nope]\n"),
+              HasSubstr("p.yaml:3:11: YAML syntax error: the referenced anchor is not defined"));
+}
+
+TEST(PolicyParse, QuestionMarkInAFlowCollectionIsNoToken) {
+  // libyaml reads these as a pattern and as a key indicator; yaml-cpp refused both.
+  EXPECT_THAT(errors("version: 1\nmode: dry-run\nkernels: [6.1.?, x]\n"),
+              HasSubstr("p.yaml:3:15: YAML syntax error: unknown token"));
+  EXPECT_THAT(errors("version: 1\nmode: dry-run\nmodules: [{?name: a, sha256: " + kH1 + "}]\n"),
+              HasSubstr("p.yaml:3:12: YAML syntax error: unknown token"));
+  // In block context, and quoted, '?' is an ordinary character.
+  auto r = parse("version: 1\nmode: dry-run\nkernels:\n- 6.1.?\n- \"6.12.?\"\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->kernels, (std::vector<std::string>{"6.1.?", "6.12.?"}));
+}
+
+TEST(PolicyParse, LineBreaksTheParsersDisagreeOnAreRefused) {
+  EXPECT_EQ(errors("version: 1\nmode: dry-run\r\nkernels: [a]\rx: 1\n"),
+            "p.yaml:3:13: carriage return without a line feed; end lines with \\n or \\r\\n");
+  EXPECT_EQ(errors("version: 1\nmode: dry-run\nmodules:\n- {name: a, sha256: " + kH1 +
+                   ", note: \"x\u2028y\"}\n"),
+            "p.yaml:4:95: character U+2028 is a line break to some YAML parsers and text to "
+            "others; inside a double-quoted string, write it as \\L");
+  EXPECT_THAT(errors("# \u0085\nversion: 1\nmode: dry-run\n"),
+              HasSubstr("p.yaml:1:3: character U+0085"));
+  // CRLF files are fine, and the escapes stand for the characters.
+  auto r = parse("version: 1\r\nmode: dry-run\r\nmodules:\r\n- {name: a, sha256: " + kH1 +
+                 ", note: \"\\x85 \\L \\P\"}\r\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->modules[0].note, "\u0085 \u2028 \u2029");
+}
+
+TEST(PolicyParse, ColumnsCountBytes) {
+  // libyaml counts characters; positions stay in bytes, as they always were.
+  EXPECT_THAT(errors("version: 1\nmode: dry-run\nmodules:\n- {note: \"\u00e9\u00e9\", nme: x}\n"),
+              HasSubstr("p.yaml:4:18: unknown key 'nme'"));
+}
+
 }  // namespace
 }  // namespace modgate::policy
