@@ -25,6 +25,7 @@
 #include "agent/bpf/hook_protos.h"
 #include "agent/bpf/libbpf_log.h"
 #include "agent/bpf/special_key.h"
+#include "agent/util/unique_fd.h"
 #include "modgate_lsm.skel.h"
 #include "policy/sha256.h"
 
@@ -35,21 +36,7 @@ constexpr unsigned long kBpfFsMagic = 0xcafe4a11;
 
 std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }
 
-// Closes an fd on scope exit unless released.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 bool exists(const std::string& path) {
   struct stat st {};

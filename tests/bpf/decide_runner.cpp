@@ -14,6 +14,7 @@
 #include <string>
 
 #include "agent/bpf/special_key.h"
+#include "agent/util/unique_fd.h"
 #include "decide_test.skel.h"
 
 namespace modgate::test {
@@ -44,19 +45,7 @@ std::string log_tail(size_t max_lines) {
   return log.substr(pos);
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 }  // namespace
 
