@@ -77,6 +77,9 @@ void put_entries(std::string& out, std::string_view key, const std::vector<Modul
 }  // namespace
 
 std::string_view mode_name(Mode m) { return m == Mode::kEnforce ? "enforce" : "dry-run"; }
+std::string_view other_kernels_name(OtherKernels o) {
+  return o == OtherKernels::kEnforce ? "enforce" : "report";
+}
 
 std::string_view autoload_default_name(AutoloadDefault d) {
   return d == AutoloadDefault::kDeny ? "deny" : "allow";
@@ -101,6 +104,8 @@ void write_canonical(const Policy& p, std::string& out, Sha256Stream* hash) {
   // that does not use them keeps the digest it always had (an upgraded agent still recognises
   // the policy in force as "already in force").
   if (p.protect) out += "protect true\n";
+  if (p.other_kernels != OtherKernels::kReport)
+    out += "other_kernels " + std::string(other_kernels_name(p.other_kernels)) + "\n";
   put_list(out, "kernels", p.kernels);
   out += "autoload.default " + std::string(autoload_default_name(p.autoload.default_action)) + "\n";
   put_list(out, "autoload.allow", p.autoload.allow);

@@ -79,6 +79,8 @@ PolicyDiff diff_policies(const Policy& a, const Policy& b) {
   setting("allow_forced", flag(a.allow_forced), flag(b.allow_forced));
   setting("allow_empty", flag(a.allow_empty), flag(b.allow_empty));
   setting("protect", flag(a.protect), flag(b.protect));
+  setting("other_kernels", std::string(other_kernels_name(a.other_kernels)),
+          std::string(other_kernels_name(b.other_kernels)));
   // Whether the kind is judged at all: absent and empty differ (an empty section denies all).
   auto presence = [](const auto& v) { return std::string(v ? "present" : "absent"); };
   setting("firmware", presence(a.firmware), presence(b.firmware));

@@ -360,6 +360,8 @@ std::string policy_to_yaml(const Policy& p, const std::vector<std::string>& head
     out += "rollout:\n  enforce_percent: " + percent_string(p.rollout->enforce_basis_points) +
            "\n  salt: " + yaml_quote(p.rollout->salt) + "\n";
   yaml_list(out, "kernels", p.kernels, "");
+  if (p.other_kernels != OtherKernels::kReport)
+    out += "other_kernels: " + std::string(other_kernels_name(p.other_kernels)) + "\n";
   out += std::string("log_allowed: ") + (p.log_allowed ? "true" : "false") + "\n";
   out += std::string("allow_forced: ") + (p.allow_forced ? "true" : "false") + "\n";
   if (p.allow_empty) out += "allow_empty: true\n";

@@ -817,6 +817,15 @@ void Parser::parse_root(Node& root, Policy& p) {
         p.mode = Mode::kDryRun;
       else
         error(v, "'mode' must be 'enforce' or 'dry-run', got " + quote(*s));
+    } else if (k == "other_kernels") {
+      auto s = get_string(key, v, "'other_kernels'");
+      if (!s) return;
+      if (*s == "report")
+        p.other_kernels = OtherKernels::kReport;
+      else if (*s == "enforce")
+        p.other_kernels = OtherKernels::kEnforce;
+      else
+        error(v, "'other_kernels' must be 'report' or 'enforce', got " + quote(*s));
     } else if (k == "kernels") {
       p.kernels = get_patterns(key, v, "'kernels'", std::numeric_limits<std::size_t>::max(),
                                check_kernel_pattern);
@@ -842,8 +851,8 @@ void Parser::parse_root(Node& root, Policy& p) {
       if (auto b = get_bool(key, v, "'protect'")) p.protect = *b;
     } else {
       error(key, "unknown key " + quote(k) +
-                     " (expected version, mode, kernels, modules, firmware, kexec, autoload, "
-                     "log_allowed, allow_forced, allow_empty, rollout, protect)");
+                     " (expected version, mode, kernels, other_kernels, modules, firmware, kexec, "
+                     "autoload, log_allowed, allow_forced, allow_empty, rollout, protect)");
     }
   });
   if (!have_version) error(root, "missing required key 'version'");

@@ -18,6 +18,10 @@ namespace modgate::policy {
 
 enum class Mode { kDryRun, kEnforce };
 enum class AutoloadDefault { kAllow, kDeny };
+// What a start does with a policy whose `kernels:` does not name the running kernel, rather than
+// leave the host with no policy (docs/policy.md, "other_kernels"): report runs it dry-run (every
+// load it does not list is reported as would-deny); enforce runs it as written.
+enum class OtherKernels { kReport, kEnforce };
 
 // One allowlist entry: of modules:, and with the same shape of firmware: and kexec:.
 struct ModuleEntry {
@@ -46,6 +50,7 @@ struct Policy {
   Mode mode = Mode::kDryRun;
   std::optional<Rollout> rollout;    // only with mode enforce
   std::vector<std::string> kernels;  // release globs; empty means every kernel
+  OtherKernels other_kernels = OtherKernels::kReport;
   std::vector<ModuleEntry> modules;
   // Firmware files and kexec images (kernels and initramfs) judged like modules, each admitted
   // only by its own section. Absent: those loads are left to the kernel; present, even empty:
@@ -89,6 +94,7 @@ struct CompiledPolicy {
 Result<CompiledPolicy> compile(const Policy& policy);
 
 std::string_view mode_name(Mode m);
+std::string_view other_kernels_name(OtherKernels o);
 // True when the policy names no kernels, or one of its 'kernels' globs matches `release` (uname
 // -r).
 bool kernel_matches(const Policy& policy, std::string_view release);

@@ -92,6 +92,9 @@ TEST(PolicyCanonical, DigestChangesWithEveryField) {
   EXPECT_TRUE(changed("mode: enforce\n", "mode: enforce\nallow_empty: true\n"));
   EXPECT_TRUE(changed("name: b\n", "name: b\n  path: x\n"));
   EXPECT_TRUE(changed("name: b\n", "name: b\n  signer: x\n"));
+  EXPECT_TRUE(changed("mode: enforce\n", "mode: enforce\nother_kernels: enforce\n"));
+  // The default, written or not, is one policy: digests from before the key stay valid.
+  EXPECT_FALSE(changed("mode: enforce\n", "mode: enforce\nother_kernels: report\n"));
 }
 
 TEST(PolicyCanonical, FirmwareAndKexecSectionsFollowTheModulesOnlyWhenPresent) {

@@ -78,9 +78,9 @@ TEST_F(PolicyCli, CheckInvalidFilePrintsOneLinePerProblemAndExitsOne) {
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, f + ":1:10: 'version' must be a non-negative decimal integer, got '-1'\n" + f +
                        ":2:7: 'mode' must be 'enforce' or 'dry-run', got 'strict'\n" + f +
-                       ":4:1: unknown key 'colour' (expected version, mode, kernels, modules, "
-                       "firmware, kexec, autoload, log_allowed, allow_forced, allow_empty, "
-                       "rollout, protect)\n");
+                       ":4:1: unknown key 'colour' (expected version, mode, kernels, "
+                       "other_kernels, modules, firmware, kexec, autoload, log_allowed, "
+                       "allow_forced, allow_empty, rollout, protect)\n");
 }
 
 TEST_F(PolicyCli, CheckSeveralFilesFailsIfAnyIsInvalid) {
@@ -104,8 +104,8 @@ TEST_F(PolicyCli, ShowPrintsDigestAndSummary) {
   ASSERT_TRUE(p.ok());
   auto r = run_modgate("policy show " + f);
   EXPECT_EQ(r.rc, 0);
-  EXPECT_THAT(r.out, HasSubstr("digest:       " + to_hex(p->digest) + "\n"));
-  EXPECT_THAT(r.out, HasSubstr("modules:      2 entries, 2 names\n"));
+  EXPECT_THAT(r.out, HasSubstr("digest:        " + to_hex(p->digest) + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("modules:       2 entries, 2 names\n"));
   auto j = run_modgate("policy show --json " + f);
   EXPECT_EQ(j.rc, 0);
   auto json = nlohmann::json::parse(j.out);

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "policy/init.h"
 #include "policy/policy.h"
 #include "policy_test_util.h"
 
@@ -34,6 +35,26 @@ std::vector<std::string> lines(const std::string& s) {
 }
 
 const std::string kH1 = hash_hex(1), kH2 = hash_hex(2), kH3 = hash_hex(3);
+
+TEST(PolicyParse, OtherKernelsIsReportOrEnforceAndDefaultsToReport) {
+  const std::string base =
+      "version: 1\nmode: enforce\nmodules:\n  - name: a\n    sha256: " + kH1 + "\n";
+  auto d = parse(base);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->other_kernels, OtherKernels::kReport);
+  auto e = parse(base + "other_kernels: enforce\n");
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_EQ(e->other_kernels, OtherKernels::kEnforce);
+  auto r = parse(base + "other_kernels: report\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->other_kernels, OtherKernels::kReport);
+  EXPECT_EQ(errors(base + "other_kernels: open\n"),
+            "p.yaml:6:16: 'other_kernels' must be 'report' or 'enforce', got 'open'");
+  // What the writer puts out parses back to the same policy.
+  auto again = parse(policy_to_yaml(*e, {}));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->digest, e->digest);
+}
 
 TEST(PolicyParse, FullPolicyParsesEveryField) {
   auto r = parse(R"(# comment
