@@ -81,12 +81,21 @@ Result<Admission> Admission::open(const Options& options) {
   return a;
 }
 
+Admission Admission::unavailable(const Options& options, std::string why) {
+  Admission a(options);
+  a.unavailable_ = std::move(why);
+  return a;
+}
+
 std::uint64_t Admission::max_input_bytes() const {
   return trust_ ? policy::kMaxBundleBytes : policy::kMaxPolicyBytes;
 }
 
 std::variant<Candidate, Refusal> Admission::decode(std::string bytes, const std::string& source,
                                                    std::int64_t now) const {
+  if (unavailable_)
+    return refusal("trust_unavailable", "this agent cannot admit any policy: " + *unavailable_ +
+                                            "; fix that and restart it");
   if (trust_) {
     if (!policy::looks_like_bundle(bytes))
       return refusal("unsigned", source +
@@ -125,14 +134,15 @@ Result<std::string> Admission::machine_id() {
 
 std::variant<Admitted, Refusal> Admission::admit(const Candidate& c,
                                                  const std::optional<InForce>& in_force, bool force,
-                                                 std::string_view kernel_release) {
+                                                 std::string_view kernel_release, KernelRule rule) {
   const policy::Policy& p = c.policy;
   const std::string v = std::to_string(p.version);
   if (trust_ && force)
     return refusal("forced_signed",
                    "--force is not accepted for signed policies: a rollback must be signed as a "
                    "higher version (modgate policy sign)");
-  if (!policy::kernel_matches(p, kernel_release) && !force)
+  const bool other_kernel = !policy::kernel_matches(p, kernel_release);
+  if (other_kernel && !force && rule == KernelRule::kMustMatch)
     return refusal("other_kernel", c.source + " is for other kernels (kernels: does not match " +
                                        std::string(kernel_release) + ")");
   Admitted a;
@@ -145,7 +155,10 @@ std::variant<Admitted, Refusal> Admission::admit(const Candidate& c,
   } else {
     a.mode = policy::effective_mode(p, "");
   }
-  if (in_force && in_force->digest == p.digest) {
+  if (other_kernel && !force && p.other_kernels == policy::OtherKernels::kReport)
+    a.mode.mode = policy::Mode::kDryRun;
+  const bool same_policy = in_force && in_force->digest == p.digest;
+  if (same_policy && in_force->mode == a.mode.mode) {
     a.unchanged = true;
     return a;
   }
@@ -158,7 +171,7 @@ std::variant<Admitted, Refusal> Admission::admit(const Candidate& c,
                                    ", the highest signed version ever applied on this host; "
                                    "older bundles are refused (anti-rollback)");
   const bool at_mark = trust_ && p.version == mark_.version && p.digest == mark_.digest;
-  if (in_force && p.version <= in_force->version && !force && !at_mark)
+  if (in_force && p.version <= in_force->version && !force && !at_mark && !same_policy)
     return refusal("not_newer", "version " + v + " of " + c.source +
                                     " is not greater than version " +
                                     std::to_string(in_force->version) +
@@ -203,6 +216,7 @@ std::optional<std::string> Admission::saved() const {
 }
 
 nlohmann::ordered_json Admission::status() const {
+  if (unavailable_) return {{"dir", o_.trust_dir}, {"error", *unavailable_}};
   if (!trust_) return nullptr;
   auto keys = nlohmann::ordered_json::array();
   for (const auto& [id, e] : trust_->keys) keys.push_back({{"id", id}, {"file", e.file}});

@@ -42,6 +42,15 @@ struct Candidate {
 struct InForce {
   std::uint64_t version = 0;
   Sha256 digest{};
+  policy::Mode mode = policy::Mode::kDryRun;  // as the kernel runs it
+};
+
+// What admit() does with a policy whose `kernels:` does not name this kernel.
+enum class KernelRule {
+  kMustMatch,  // refuse it (other_kernel): an apply on a running host
+  // Admit it as the policy's `other_kernels:` says (report: in dry-run; enforce: as written):
+  // a start that would otherwise leave the host with no policy at all (docs/boot.md)
+  kFallback,
 };
 
 struct Admitted {
@@ -62,6 +71,10 @@ class Admission {
   // Loads the trust store and the high-water mark. A corrupt mark is an error, not a zero: a
   // silent reset would re-open every older bundle.
   static Result<Admission> open(const Options& options);
+  // An admission that refuses everything it is handed, saying why (trust_unavailable): what a
+  // start whose trust store or mark cannot be read runs with, so that the agent still attaches,
+  // reports and says why, instead of exiting and leaving the host open. Restart to recover.
+  static Admission unavailable(const Options& options, std::string why);
 
   // The highest signed version applied on this host and its digest: the anti-rollback mark.
   struct Mark {
@@ -69,7 +82,8 @@ class Admission {
     Sha256 digest{};
   };
 
-  bool signed_only() const { return trust_.has_value(); }
+  // True with --trust, even when the store could not be read: nothing unsigned is ever accepted.
+  bool signed_only() const { return trust_.has_value() || !o_.trust_dir.empty(); }
   std::uint64_t high_water() const { return mark_.version; }
 
   // The most any source may hand to decode().
@@ -80,8 +94,11 @@ class Admission {
                                           std::int64_t now) const;
 
   // Checks a candidate against this host and the policy in force and compiles it for this host.
+  // A policy already in force in another mode (a fallback ran it dry-run) is not "unchanged": it
+  // is installed again in its own mode, whatever the version rule says of its unchanged version.
   std::variant<Admitted, Refusal> admit(const Candidate& c, const std::optional<InForce>& in_force,
-                                        bool force, std::string_view kernel_release);
+                                        bool force, std::string_view kernel_release,
+                                        KernelRule rule = KernelRule::kMustMatch);
 
   // After the kernel took the candidate: raises the high-water mark (signed) and saves the
   // bytes for a restart. The policy is in force either way; an error here is a warning.
@@ -100,7 +117,8 @@ class Admission {
   Options o_;
   std::optional<policy::TrustStore> trust_;
   Mark mark_;
-  std::optional<std::string> machine_id_;  // read once, when a staged policy first needs it
+  std::optional<std::string> machine_id_;   // read once, when a staged policy first needs it
+  std::optional<std::string> unavailable_;  // why every decode() is refused, if it is
 };
 
 }  // namespace modgate

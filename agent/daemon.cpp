@@ -76,6 +76,15 @@ ordered_json unattached_json(const hooks::Selection& sel) {
   return out;
 }
 
+// What admission needs to know of the policy the kernel holds.
+InForce in_force_of(const mg_config& cfg) {
+  InForce f{cfg.policy_version,
+            {},
+            cfg.mode == MG_MODE_ENFORCE ? policy::Mode::kEnforce : policy::Mode::kDryRun};
+  std::memcpy(f.digest.data(), cfg.policy_digest, f.digest.size());
+  return f;
+}
+
 std::string kernel_release() {
   utsname u{};
   uname(&u);
@@ -91,6 +100,7 @@ class Daemon {
   struct ApplyResult {
     bool ok = false;
     bool changed = false;
+    std::string reason;  // the Refusal's word when refused
     std::string message;
     std::string errors;  // FILE:LINE:COL lines, newline-separated, when the file is invalid
   };
@@ -104,7 +114,22 @@ class Daemon {
   // The same for a policy already decoded (startup checks its policy before touching the kernel
   // and hands it on, rather than parsing it a second time).
   ApplyResult apply(const Candidate& c, const std::string& file, bool force,
-                    const std::string& source);
+                    const std::string& source, KernelRule rule = KernelRule::kMustMatch);
+  // The start could not put its policy in force (docs/boot.md, "When the start fails"): a
+  // fallback runs instead, and this says so on stderr, in an event, in status, in the metrics and
+  // to systemd, until a policy is applied.
+  struct Fallback {
+    std::string reason;   // the refusal's word, or unreadable, pull_failed, trust_unavailable
+    std::string message;  // why, naming the input
+    std::string action;   // report | deny (the fallback policy), or the policy's other_kernels
+    std::int64_t since_unix = 0;
+  };
+  void enter_fallback(Fallback f);
+  void leave_fallback(const std::string& source);
+  // Installs fallback_policy(o_.fallback) when nothing else is in force.
+  Result<Ok> install_fallback();
+  std::optional<Fallback> fallback_;
+  std::string notify_status() const;
   void refuse_apply(ApplyResult& res, const Refusal& r, const std::string& file, bool force,
                     const std::string& source);
   // Makes a candidate the policy this agent knows to be in force (names, status, events).
@@ -142,7 +167,7 @@ class Daemon {
   ordered_json pull_status() const;
   void print_counters() const;
   void on_event(const mg_event& e);
-  void note_preloaded();
+  void note_preloaded(const policy::Policy* full);
   // An apply frees what it parsed and compiled (the request's text, the candidate, the map
   // entries), and glibc keeps what was freed mapped: without a trim an agent that once applied a
   // 100 k-hash policy stays at its peak for good (docs/performance.md). Called once the apply and
@@ -156,9 +181,12 @@ class Daemon {
 
   const DaemonOptions& o_;
   std::unique_ptr<Enforcer> enf_;
-  std::optional<policy::Policy> policy_;  // the policy in force, when we know its text
-  policy::EffectiveMode effective_;       // how this host runs policy_ (rollout resolved)
-  ordered_json signed_ = nullptr;         // key id, key file and creation time when signed
+  // The policy in force, when we know its text: its header only (version, digest, mode, rollout,
+  // ...), its sections emptied; names_ keeps what events need of those.
+  std::optional<policy::Policy> policy_;
+  std::optional<PolicyNames> names_;
+  policy::EffectiveMode effective_;  // how this host runs policy_ (rollout resolved)
+  ordered_json signed_ = nullptr;    // key id, key file and creation time when signed
   std::optional<Admission> admission_;
   std::string commit_error_;  // why the last applied policy could not be saved, if it could not
   std::unique_ptr<fleet::Puller> puller_;
@@ -214,6 +242,7 @@ Daemon::ApplyResult Daemon::apply(std::string bytes, const std::string& file, bo
 void Daemon::refuse_apply(ApplyResult& res, const Refusal& r, const std::string& file, bool force,
                           const std::string& source) {
   res.message = r.message;
+  res.reason = r.reason;
   if (res.message.find("unchanged") == std::string::npos)
     res.message += "; the policy in force is unchanged";
   res.errors = r.errors;
@@ -221,7 +250,7 @@ void Daemon::refuse_apply(ApplyResult& res, const Refusal& r, const std::string&
 }
 
 Daemon::ApplyResult Daemon::apply(const Candidate& c, const std::string& file, bool force,
-                                  const std::string& source) {
+                                  const std::string& source, KernelRule rule) {
   ApplyResult res;
   trim_due_ = true;
   auto refuse = [&](const Refusal& r) {
@@ -232,11 +261,8 @@ Daemon::ApplyResult Daemon::apply(const Candidate& c, const std::string& file, b
   auto kernel = enf_->policy_in_force();
   if (!kernel) return refuse({"kernel_error", kernel.error().message, {}});
   std::optional<InForce> in_force;
-  if (*kernel) {
-    in_force = InForce{(*kernel)->config.policy_version, {}};
-    std::memcpy(in_force->digest.data(), (*kernel)->config.policy_digest, in_force->digest.size());
-  }
-  auto admitted = admission_->admit(c, in_force, force, kernel_release());
+  if (*kernel) in_force = in_force_of((*kernel)->config);
+  auto admitted = admission_->admit(c, in_force, force, kernel_release(), rule);
   if (auto* r = std::get_if<Refusal>(&admitted)) return refuse(*r);
   Admitted& a = std::get<Admitted>(admitted);
   const std::string version = std::to_string(c.policy.version);
@@ -245,6 +271,7 @@ Daemon::ApplyResult Daemon::apply(const Candidate& c, const std::string& file, b
     res.message = "policy version " + version + " is already in force";
     if (c.bundle && c.policy.version > admission_->high_water()) (void)admission_->commit(c);
     if (!policy_) adopt_known(c, a.mode);
+    if (rule == KernelRule::kMustMatch) leave_fallback(source);
     // Recorded all the same: after a refused file, the good one coming back clears the refusal
     // from status.
     auto details = applied_details();
@@ -275,6 +302,7 @@ Daemon::ApplyResult Daemon::apply(const Candidate& c, const std::string& file, b
       ", " + std::to_string(a.compiled.allow.size()) + " hashes allowlisted" +
       (force ? " (forced)" : "");
   adopt_known(c, a.mode);
+  if (rule == KernelRule::kMustMatch) leave_fallback(source);
   record_apply("ok", source, file, force, res.message, applied_details());
   if (force)
     std::cerr << "modgate: FORCED apply from " << source << ": " << res.message << std::endl;
@@ -289,15 +317,91 @@ Daemon::ApplyResult Daemon::apply(const Candidate& c, const std::string& file, b
   return res;
 }
 
+namespace {
+
+// What a fallback does, for the people reading stderr, the event and status.
+std::string fallback_effect(const std::string& reason, const std::string& action) {
+  if (reason == "other_kernel")
+    return action == "enforce"
+               ? "the policy is enforced as written on this kernel (other_kernels: enforce)"
+               : "the policy runs dry-run on this kernel: every load it does not list is "
+                 "reported as would-deny and none is refused (other_kernels: report)";
+  return action == "deny"
+             ? "a fallback policy with no entries is enforced: every module load is refused "
+               "(--fallback deny)"
+             : "a fallback policy with no entries runs dry-run: every module load is reported "
+               "as would-deny and none is refused (--fallback report)";
+}
+
+}  // namespace
+
+Result<Ok> Daemon::install_fallback() {
+  auto compiled = policy::compile(fallback_policy(o_.fallback));
+  if (!compiled) return compiled.error();
+  if (auto r = enf_->install(*compiled); !r) return r.error();
+  policy_.reset();
+  names_.reset();
+  if (writer_) writer_->set_policy(nullptr);
+  return Ok{};
+}
+
+void Daemon::enter_fallback(Fallback f) {
+  const std::string effect = fallback_effect(f.reason, f.action);
+  std::cerr << "modgate: FALLBACK (" << f.reason << "): " << f.message << ". Until a policy is "
+            << "applied, " << effect << "." << std::endl;
+  fallback_ = std::move(f);
+  if (writer_)
+    writer_->write_record(ordered_json{{"event", "fallback"},
+                                       {"reason", fallback_->reason},
+                                       {"action", fallback_->action},
+                                       {"message", fallback_->message},
+                                       {"effect", effect}});
+  sd_notify("STATUS=" + notify_status());
+}
+
+void Daemon::leave_fallback(const std::string& source) {
+  if (!fallback_) return;
+  std::cerr << "modgate: fallback (" << fallback_->reason << ") ended: a policy from " << source
+            << " is in force" << std::endl;
+  if (writer_)
+    writer_->write_record(ordered_json{
+        {"event", "fallback_cleared"}, {"reason", fallback_->reason}, {"source", source}});
+  fallback_.reset();
+  sd_notify("STATUS=" + notify_status());
+}
+
+std::string Daemon::notify_status() const {
+  auto kp = enf_ ? enf_->policy_in_force() : Result<std::optional<KernelPolicy>>(std::nullopt);
+  std::string s =
+      kp && *kp ? std::string((*kp)->config.mode == MG_MODE_ENFORCE ? "enforcing" : "dry-run") +
+                      " policy version " + std::to_string((*kp)->config.policy_version)
+                : std::string("no policy in force");
+  if (fallback_) s = "FALLBACK (" + fallback_->reason + ", " + fallback_->action + "): " + s;
+  return s;
+}
+
 void Daemon::adopt_known(const Candidate& c, const policy::EffectiveMode& mode) {
-  policy_ = c.policy;
+  names_.emplace(c.policy);
+  policy_.emplace();
+  policy_->version = c.policy.version;
+  policy_->mode = c.policy.mode;
+  policy_->rollout = c.policy.rollout;
+  policy_->kernels = c.policy.kernels;
+  if (c.policy.firmware) policy_->firmware.emplace();
+  if (c.policy.kexec) policy_->kexec.emplace();
+  policy_->autoload = c.policy.autoload;
+  policy_->log_allowed = c.policy.log_allowed;
+  policy_->allow_forced = c.policy.allow_forced;
+  policy_->allow_empty = c.policy.allow_empty;
+  policy_->protect = c.policy.protect;
+  policy_->digest = c.policy.digest;
   effective_ = mode;
   signed_ = nullptr;
   if (c.bundle)
     signed_ = ordered_json{{"key_id", c.bundle->key_id()},
                            {"key_file", c.bundle->key_file},
                            {"created", policy::utc_time_string(c.bundle->created())}};
-  if (writer_) writer_->set_policy(&*policy_);
+  if (writer_) writer_->set_policy(&*names_);
 }
 
 ordered_json Daemon::applied_details() const {
@@ -453,6 +557,13 @@ ordered_json Daemon::status() const {
     }
   }
   s["policy"] = pol;
+  s["fallback"] =
+      fallback_ ? ordered_json{{"reason", fallback_->reason},
+                               {"action", fallback_->action},
+                               {"message", fallback_->message},
+                               {"effect", fallback_effect(fallback_->reason, fallback_->action)},
+                               {"since_unix", fallback_->since_unix}}
+                : ordered_json(nullptr);
   ordered_json counters = ordered_json::object();
   std::uint64_t lost = 0, hash_failed = 0, new_read_ids = 0;
   ordered_json tamper = ordered_json::object();
@@ -670,14 +781,13 @@ void Daemon::on_event(const mg_event& e) {
 // A fresh start (nothing pinned) began enforcement just now: what is already in the kernel got in
 // unchecked, so it is listed and checked. An adopting agent reports the record its first agent
 // left for this boot (docs/boot.md).
-void Daemon::note_preloaded() {
+void Daemon::note_preloaded(const policy::Policy* full) {
   const bool fresh = !enf_->adopted() && !enf_->replaced();
   auto kp = enf_->policy_in_force();
   std::uint64_t version = kp && *kp ? (*kp)->config.policy_version : 0;
   std::string digest = kp && *kp ? to_hex((*kp)->config.policy_digest) : "";
   auto pre = policy::preloaded_at_start(
-      fresh, dirname_of(o_.socket_path) + "/" + policy::kPreloadedFileName,
-      policy_ ? &*policy_ : nullptr, version, digest);
+      fresh, dirname_of(o_.socket_path) + "/" + policy::kPreloadedFileName, full, version, digest);
   preloaded_ = policy::preloaded_status(pre);
   if (!pre.note.empty()) std::cerr << "modgate: loaded before enforcement: " << pre.note << "\n";
   ordered_json ev{{"event", "loaded_before_enforcement"}};
@@ -694,9 +804,23 @@ int Daemon::run() {
   ao.state_dir = o_.state_dir;
   ao.machine_id_file = o_.machine_id_file;
   ao.max_future_skew = o_.max_future_skew.count();
+  // What keeps the configured policy from being put in force. It no longer ends the start: the
+  // programs are attached all the same, and a fallback runs in its place, loudly (enter_fallback).
+  std::optional<Fallback> failure;
+  auto failed = [&](std::string reason, std::string message) {
+    if (failure) return;
+    // Said at once: should the kernel refuse the programs too, this is still the first thing
+    // the operator reads.
+    std::cerr << "modgate run: " << message << std::endl;
+    failure = Fallback{std::move(reason), std::move(message), "", unix_now()};
+  };
   auto adm = Admission::open(ao);
-  if (!adm) return fail(adm.error().message);
-  admission_ = std::move(*adm);
+  if (adm) {
+    admission_ = std::move(*adm);
+  } else {
+    failed("trust_unavailable", adm.error().message);
+    admission_ = Admission::unavailable(ao, adm.error().message);
+  }
 
   std::optional<fleet::PullConfig> pull;
   if (!o_.pull_url.empty()) {
@@ -704,11 +828,17 @@ int Daemon::run() {
     pull->url = o_.pull_url;
     pull->ca_file = o_.pull_ca;
     pull->interval = o_.pull_interval;
-    if (auto r = fleet::check_config(*pull); !r) return fail(r.error().message);
-    if (!admission_->signed_only())
-      return fail(
-          "--pull needs --trust DIR: a policy fetched over the network is accepted only "
-          "when signed by a trusted key");
+    std::string bad;
+    if (auto r = fleet::check_config(*pull); !r)
+      bad = r.error().message;
+    else if (!admission_->signed_only())
+      bad =
+          "--pull needs --trust DIR: a policy fetched over the network is accepted only when "
+          "signed by a trusted key";
+    if (!bad.empty()) {
+      failed("pull_config", bad);
+      pull.reset();
+    }
   }
 
   // Read and check the configured policy before touching the kernel.
@@ -717,8 +847,10 @@ int Daemon::run() {
   const bool pinned = Enforcer::pinned_policy_exists(o_.pin_dir);
   if (!policy_path_.empty()) {
     auto t = read_input(policy_path_);
-    if (!t) return fail(t.error().message);
-    bytes = std::move(*t);
+    if (t)
+      bytes = std::move(*t);
+    else
+      failed("unreadable", t.error().message);
   } else if (pull && !pinned) {
     // Nothing enforced (a reboot): the last applied bundle first, so that the host enforces
     // before the network is up; with none, one pull now.
@@ -727,11 +859,13 @@ int Daemon::run() {
       input = admission_->saved_path();
     } else {
       auto r = fleet::fetch_once(*pull, "");
-      if (r.kind != fleet::PullKind::kNew)
-        return fail("no policy is in force and none is saved, and the first pull failed: " +
-                    r.message);
-      bytes = std::move(r.body);
-      input = fleet::redact_url(o_.pull_url);
+      if (r.kind == fleet::PullKind::kNew) {
+        bytes = std::move(r.body);
+        input = fleet::redact_url(o_.pull_url);
+      } else {
+        failed("pull_failed",
+               "no policy is in force and none is saved, and the first pull failed: " + r.message);
+      }
     }
   }
   std::optional<Candidate> startup;
@@ -739,12 +873,16 @@ int Daemon::run() {
     auto d = admission_->decode(std::move(*bytes), input, unix_now());
     if (auto* r = std::get_if<Refusal>(&d)) {
       if (!r->errors.empty()) std::cerr << r->errors << "\n";
-      return fail(r->message + "; nothing was loaded.");
+      failed(r->reason, r->message);
+    } else {
+      startup = std::move(std::get<Candidate>(d));
+      if (auto c = policy::compile(startup->policy); !c) {
+        failed("invalid", c.error().message);
+        startup.reset();
+      }
     }
-    startup = std::move(std::get<Candidate>(d));
-    if (auto c = policy::compile(startup->policy); !c) return fail(c.error().message);
   }
-  if (!startup && !pinned)
+  if (!startup && !pinned && !failure)
     return fail(
         "no policy given (--policy FILE, --watch DIR or --pull URL) and none is in force "
         "(nothing pinned in " +
@@ -778,18 +916,55 @@ int Daemon::run() {
 
   auto in_force = enf_->policy_in_force();
   if (!in_force) return fail(in_force.error().message);
-  if (!*in_force && !startup)
+  if (!*in_force && !startup && !failure)
     return fail(
         "no policy given (--policy FILE, --watch DIR or --pull URL) and none is in force; "
         "modgate never runs without one.");
+  bool applied = false;
   if (startup) {
     auto r = apply(*startup, input, false, "startup");
-    if (!r.ok) {
-      // Nothing enforced yet: refusing to start beats starting open. Something enforced: keep
-      // it, and say why the file was not taken.
-      if (!*in_force) return fail(r.message);
-      std::cerr << "modgate run: " << r.message << std::endl;
+    applied = r.ok;
+    if (!r.ok && r.reason == "other_kernel") {
+      // Booted into a kernel the policy does not name (another kernel package, an upgrade): the
+      // policy runs as its other_kernels: says, rather than not at all.
+      auto fb = apply(*startup, input, false, "startup", KernelRule::kFallback);
+      applied = fb.ok;
+      if (fb.ok)
+        enter_fallback(
+            {"other_kernel", r.message.substr(0, r.message.find("; the policy in force")),
+             std::string(policy::other_kernels_name(startup->policy.other_kernels)), unix_now()});
+      else
+        failed(fb.reason, fb.message);
+    } else if (!r.ok) {
+      failed(r.reason, r.message);
     }
+  }
+  if (failure && applied) {
+    // The policy is in force; what failed was beside it (the pull's configuration).
+    std::cerr << "modgate: warning: " << failure->message << std::endl;
+  } else if (failure) {
+    // Something enforced already (pinned): it stays, and the refusal is said. Nothing: the
+    // fallback policy, never an open host.
+    if (!*in_force) {
+      if (auto r = install_fallback(); !r)
+        return fail(failure->message + "; and the fallback policy could not be installed either: " +
+                    r.error().message + ". Nothing is enforced.");
+      failure->action = std::string(fallback_action_name(o_.fallback));
+      enter_fallback(*failure);
+    } else if (auto fb = fallback_of_digest((*in_force)->config.policy_digest)) {
+      // A fallback a start before this one installed (the initramfs, a restart) still runs.
+      failure->action = std::string(fallback_action_name(*fb));
+      enter_fallback(*failure);
+    } else {
+      std::cerr << "modgate run: " << failure->message << "; the policy in force (version "
+                << (*in_force)->config.policy_version << ") stays" << std::endl;
+    }
+  } else if (!startup && *in_force && !fallback_) {
+    if (auto fb = fallback_of_digest((*in_force)->config.policy_digest))
+      enter_fallback({"fallback_in_force",
+                      "the policy in force is the fallback an earlier start installed, and this "
+                      "start was given no policy to replace it",
+                      std::string(fallback_action_name(*fb)), unix_now()});
   }
   if (!policy_) {
     // Adopted state: know the policy in force (names, rollout, signer) from the saved copy, if
@@ -799,23 +974,30 @@ int Daemon::run() {
     if (saved && now && *now) {
       auto d = admission_->decode(std::move(*saved), admission_->saved_path(), unix_now());
       if (auto* c = std::get_if<Candidate>(&d)) {
-        InForce f{(*now)->config.policy_version, {}};
-        std::memcpy(f.digest.data(), (*now)->config.policy_digest, f.digest.size());
-        auto a = admission_->admit(*c, f, false, kernel_release());
+        // A policy for other kernels that a fallback start put in force is known all the same.
+        auto a = admission_->admit(*c, in_force_of((*now)->config), false, kernel_release(),
+                                   KernelRule::kFallback);
         if (auto* ok = std::get_if<Admitted>(&a); ok && ok->unchanged) adopt_known(*c, ok->mode);
       }
     }
   }
-  writer_->set_policy(policy_ ? &*policy_ : nullptr);
+  writer_->set_policy(names_ ? &*names_ : nullptr);
   if (auto r = enf_->attach_and_pin(); !r) return fail(r.error().message);
-  note_preloaded();
+  // The audit of what loaded before enforcement needs the whole allowlist, which only the startup
+  // policy still has (policy_ keeps its header); a start with nothing pinned always applied it.
+  const bool startup_in_force = startup && policy_ && startup->policy.digest == policy_->digest;
+  note_preloaded(startup_in_force ? &startup->policy : nullptr);
+  startup.reset();
+  trim_due_ = true;
   if (o_.arm_only) {
     ::unlink(o_.socket_path.c_str());
     std::cerr << "modgate: ready: armed in " << o_.pin_dir
+              << (fallback_ ? " with the FALLBACK (" + fallback_->reason + ")" : std::string())
               << "; exiting (--arm-only): the next agent adopts the pins and reports the events "
                  "waiting in the pinned ring buffer"
               << std::endl;
-    return 0;
+    // Armed either way; the initramfs script tells the console which (docs/boot.md).
+    return fallback_ ? kArmedFallbackExit : 0;
   }
   if (auto r = enf_->open_events([&](const mg_event& e) { on_event(e); }); !r)
     return fail(r.error().message);
@@ -864,8 +1046,7 @@ int Daemon::run() {
             << (kp && *kp ? to_hex((*kp)->config.policy_digest) : "?") << "), mode "
             << (kp && *kp && (*kp)->config.mode == MG_MODE_ENFORCE ? "enforce" : "dry-run")
             << "; control socket " << o_.socket_path << std::endl;
-  sd_notify("READY=1\nSTATUS=enforcing policy version " +
-            (kp && *kp ? std::to_string((*kp)->config.policy_version) : std::string("?")));
+  sd_notify("READY=1\nSTATUS=" + notify_status());
 
   write_metrics();
   std::uint64_t lost_reported = 0;

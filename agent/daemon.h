@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include "agent/fallback.h"
+
 #include "agent/response/hooks.h"
 
 namespace modgate {
@@ -33,7 +35,12 @@ struct DaemonOptions {
   // Install the policy, attach and pin, record what was loaded before, then exit, leaving the
   // events in the pinned ring buffer for the next agent (the initramfs; docs/boot.md).
   bool arm_only = false;
+  // What a start that cannot put its policy in force installs instead (agent/fallback.h).
+  FallbackAction fallback = FallbackAction::kReport;
 };
+
+// --arm-only's exit code when it armed the fallback rather than the policy given.
+inline constexpr int kArmedFallbackExit = 3;
 
 // Runs until SIGTERM/SIGINT (enforcement stays, pinned) or a disarm request (removed).
 // Returns the process exit code.

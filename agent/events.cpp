@@ -205,6 +205,53 @@ void tamper_fields(nlohmann::ordered_json& j, const mg_event& e) {
 
 }  // namespace
 
+PolicyNames::Section PolicyNames::pack(const std::vector<policy::ModuleEntry>* entries) {
+  Section s;
+  if (!entries) return s;
+  s.present = true;
+  std::size_t total = 0;
+  for (const auto& e : *entries) total += e.name.size();
+  s.names.reserve(total);
+  s.ends.reserve(entries->size());
+  for (const auto& e : *entries) {
+    s.names += e.name;
+    s.ends.push_back(static_cast<std::uint32_t>(s.names.size()));
+  }
+  return s;
+}
+
+PolicyNames::PolicyNames(const policy::Policy& p)
+    : version_(p.version),
+      modules_(pack(&p.modules)),
+      firmware_(pack(p.firmware ? &*p.firmware : nullptr)),
+      kexec_(pack(p.kexec ? &*p.kexec : nullptr)) {}
+
+const PolicyNames::Section* PolicyNames::section(std::uint32_t kind) const {
+  // Each kind is listed in its own section, and the kernel's entry index points into that one.
+  const Section* s = nullptr;
+  if (kind == MG_KIND_MODULE)
+    s = &modules_;
+  else if (kind == MG_KIND_FIRMWARE)
+    s = &firmware_;
+  else if (kind == MG_KIND_KEXEC_IMAGE || kind == MG_KIND_KEXEC_INITRAMFS)
+    s = &kexec_;
+  return s && s->present ? s : nullptr;
+}
+
+std::optional<std::string_view> PolicyNames::name(std::uint32_t kind, std::uint32_t entry) const {
+  const Section* s = section(kind);
+  if (!s || entry >= s->ends.size()) return std::nullopt;
+  const std::uint32_t begin = entry == 0 ? 0 : s->ends[entry - 1];
+  return std::string_view(s->names).substr(begin, s->ends[entry] - begin);
+}
+
+std::size_t PolicyNames::bytes() const {
+  std::size_t n = sizeof(*this);
+  for (const Section* s : {&modules_, &firmware_, &kexec_})
+    n += s->names.capacity() + s->ends.capacity() * sizeof(std::uint32_t);
+  return n;
+}
+
 EventWriter::EventWriter(std::ostream& out)
     : out_(out), realtime_minus_boot_ns_(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME)) {}
 
@@ -264,22 +311,13 @@ void EventWriter::module_fields(nlohmann::ordered_json& j, const mg_event& e) {
                     e.reason != MG_REASON_NOT_HASHABLE;
     j["sha256"] = has_hash ? nlohmann::json(to_hex(e.sha256)) : nlohmann::json(nullptr);
     j["size"] = e.size;
-    // The section the entry index points into: each kind is listed in its own.
-    const std::vector<policy::ModuleEntry>* section = nullptr;
-    if (policy_) {
-      if (e.kind == MG_KIND_MODULE)
-        section = &policy_->modules;
-      else if (e.kind == MG_KIND_FIRMWARE && policy_->firmware)
-        section = &*policy_->firmware;
-      else if ((e.kind == MG_KIND_KEXEC_IMAGE || e.kind == MG_KIND_KEXEC_INITRAMFS) &&
-               policy_->kexec)
-        section = &*policy_->kexec;
-    }
     // The entry index belongs to the policy the kernel decided with; a record read after a swap
     // must not borrow a name from the next policy.
-    if ((e.flags & MG_EVF_LISTED) && section && policy_->version == e.policy_version &&
-        e.entry < section->size())
-      j["name"] = (*section)[e.entry].name;
+    std::optional<std::string_view> listed_name;
+    if ((e.flags & MG_EVF_LISTED) && policy_ && policy_->version() == e.policy_version)
+      listed_name = policy_->name(e.kind, e.entry);
+    if (listed_name)
+      j["name"] = std::string(*listed_name);
     else if (e.kind != MG_KIND_MODULE)
       // Firmware and kexec files have no .modinfo: the file's own name is the best there is.
       j["name"] = kname.empty() ? nlohmann::json(nullptr) : nlohmann::json(kname);

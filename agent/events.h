@@ -7,6 +7,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "modgate_abi.h"
 #include "policy/policy.h"
@@ -21,14 +23,45 @@ const char* reason_name(std::uint32_t reason);
 // The operation of a tamper event (MG_TAMPER_*), as events and status name it.
 const char* tamper_op_name(std::uint32_t op);
 
+// What events need of the policy in force to name the entries it lists: its version, and each
+// section's names by entry index (the index the kernel reports), packed into one buffer. The
+// agent keeps this instead of the parsed policy: at 100 k entries that copy was ~26 MiB of
+// ModuleEntry values (a name and five optional strings each), this is ~1.5 MiB
+// (docs/performance.md).
+class PolicyNames {
+ public:
+  PolicyNames() = default;
+  explicit PolicyNames(const policy::Policy& p);
+
+  std::uint64_t version() const { return version_; }
+  // The name of entry `entry` of the section that lists kind (MG_KIND_*), or nothing when the
+  // policy has no such section or no such entry.
+  std::optional<std::string_view> name(std::uint32_t kind, std::uint32_t entry) const;
+  // Bytes held, for the memory figures.
+  std::size_t bytes() const;
+
+ private:
+  // Names of one section back to back; ends[i] is where entry i's name ends.
+  struct Section {
+    bool present = false;
+    std::string names;
+    std::vector<std::uint32_t> ends;
+  };
+  static Section pack(const std::vector<policy::ModuleEntry>* entries);
+  const Section* section(std::uint32_t kind) const;
+
+  std::uint64_t version_ = 0;
+  Section modules_, firmware_, kexec_;
+};
+
 class EventWriter {
  public:
   // out must outlive the writer.
   explicit EventWriter(std::ostream& out);
 
-  // The policy whose names listed modules get in events; null when unknown (an adopted policy
-  // whose file is not at hand). Must outlive its use here.
-  void set_policy(const policy::Policy* policy) { policy_ = policy; }
+  // The names of the policy in force, which listed modules get in events; null when unknown (an
+  // adopted policy whose file is not at hand). Must outlive its use here.
+  void set_policy(const PolicyNames* names) { policy_ = names; }
 
   // Returns the line written, without its newline (response hooks get it on stdin).
   std::string write(const mg_event& e);
@@ -47,7 +80,7 @@ class EventWriter {
   std::optional<std::string> cached_name(const std::string& path, const std::uint8_t* sha);
 
   std::ostream& out_;
-  const policy::Policy* policy_ = nullptr;
+  const PolicyNames* policy_ = nullptr;
   std::int64_t realtime_minus_boot_ns_;
   std::map<std::string, std::optional<std::string>> names_;  // (path, sha256) -> .modinfo name
 };

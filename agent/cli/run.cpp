@@ -18,6 +18,7 @@ struct RunCliOptions {
   DaemonOptions d;
   std::string config;
   std::string on_deny, on_would_deny;
+  std::string fallback = "report";
   double hook_timeout_s = 10;
 };
 
@@ -99,6 +100,15 @@ Runner register_run(CLI::App& app) {
                 "Install the policy, attach and pin, record what was loaded before, then exit; "
                 "events wait in the pinned ring buffer for the next agent (the initramfs, "
                 "docs/boot.md)");
+  cmd->add_option("--fallback", o->fallback,
+                  "What a start installs when its policy cannot be put in force and none is "
+                  "(unreadable or invalid file, bad signature or trust store, unreadable "
+                  "anti-rollback mark): 'report' allows every load and reports each as "
+                  "would-deny; 'deny' refuses every module load. Either way the agent keeps "
+                  "running, says why (stderr, status, metrics, a 'fallback' event) and takes the "
+                  "next good policy. A policy for other kernels runs as its other_kernels: says")
+      ->check(CLI::IsMember({"report", "deny"}))
+      ->capture_default_str();
   cmd->add_option("--metrics-file", o->d.metrics_file,
                   "Write Prometheus metrics to FILE (must end in .prom) for node_exporter's "
                   "textfile collector, replaced atomically after every policy change and every "
@@ -133,6 +143,7 @@ Runner register_run(CLI::App& app) {
       }
     }
     DaemonOptions& d = o->d;
+    d.fallback = *parse_fallback_action(o->fallback);
     if (!o->on_deny.empty()) d.hooks["on_deny"] = o->on_deny;
     if (!o->on_would_deny.empty()) d.hooks["on_would_deny"] = o->on_would_deny;
     d.hook_limits.timeout = std::chrono::milliseconds(std::llround(o->hook_timeout_s * 1000));

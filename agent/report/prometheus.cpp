@@ -104,6 +104,15 @@ std::string render_prometheus(const ordered_json& s) {
   }
   Family(out, "modgate_policy_present", "gauge", "1 when a policy is in force.")
       .sample(pol.is_object());
+  Family(out, "modgate_fallback_active", "gauge",
+         "1 while a fallback runs because the start could not put the configured policy in "
+         "force (docs/boot.md, When the start fails).")
+      .sample(has(s, "fallback"));
+  if (has(s, "fallback"))
+    Family(out, "modgate_fallback_info", "gauge",
+           "Why the fallback runs and what it does; the value is always 1.")
+        .sample(1, {{"reason", str(s["fallback"], "reason")},
+                    {"action", str(s["fallback"], "action")}});
 
   if (has(s, "counters") && !s["counters"].empty()) {
     Family f(out, "modgate_decisions_total", "counter",

@@ -61,10 +61,11 @@ class AdmissionTest : public ::testing::Test {
 
   // decode + admit as the daemon does; the refusal reason, or "" when admitted.
   std::string verdict(Admission& a, std::string bytes, const std::optional<InForce>& in_force = {},
-                      bool force = false, Admitted* out = nullptr, Candidate* cand = nullptr) {
+                      bool force = false, Admitted* out = nullptr, Candidate* cand = nullptr,
+                      KernelRule rule = KernelRule::kMustMatch) {
     auto d = a.decode(std::move(bytes), "src", kNow);
     if (auto* r = std::get_if<Refusal>(&d)) return r->reason;
-    auto ad = a.admit(std::get<Candidate>(d), in_force, force, kRelease);
+    auto ad = a.admit(std::get<Candidate>(d), in_force, force, kRelease, rule);
     if (auto* r = std::get_if<Refusal>(&ad)) return r->reason;
     if (out) *out = std::get<Admitted>(ad);
     if (cand) *cand = std::get<Candidate>(d);
@@ -137,7 +138,7 @@ TEST_F(AdmissionTest, VersionMustRiseAboveThePolicyInForceUnlessForced) {
   Admission a = open(false);
   Candidate c;
   ASSERT_EQ(verdict(a, policy_text(3), {}, false, nullptr, &c), "");
-  InForce f{3, c.policy.digest};
+  InForce f{3, c.policy.digest, policy::Mode::kEnforce};
   Admitted ad;
   EXPECT_EQ(verdict(a, policy_text(3), f, false, &ad), "");
   EXPECT_TRUE(ad.unchanged);
@@ -152,6 +153,67 @@ TEST_F(AdmissionTest, KernelsListMustMatchThisKernel) {
   Admission a = open(false);
   EXPECT_EQ(verdict(a, policy_text(1, "kernels: ['5.10.*']\n")), "other_kernel");
   EXPECT_EQ(verdict(a, policy_text(1, "kernels: ['6.1.*']\n")), "");
+}
+
+// A start on a kernel the policy does not name runs the policy as its other_kernels: says, never
+// not at all; a running host still refuses such a policy.
+TEST_F(AdmissionTest, AStartOnAnotherKernelRunsThePolicyAsOtherKernelsSays) {
+  Admission a = open(false);
+  Admitted ad;
+  const std::string other = "kernels: ['5.10.*']\n";
+  EXPECT_EQ(verdict(a, policy_text(1, other), {}, false, &ad, nullptr, KernelRule::kFallback), "");
+  EXPECT_EQ(ad.mode.mode, policy::Mode::kDryRun);  // report, the default
+  EXPECT_FALSE(ad.compiled.allow.empty());
+  EXPECT_EQ(ad.compiled.config.mode, MG_MODE_DRY_RUN);
+  EXPECT_EQ(verdict(a, policy_text(1, other + "other_kernels: enforce\n"), {}, false, &ad, nullptr,
+                    KernelRule::kFallback),
+            "");
+  EXPECT_EQ(ad.mode.mode, policy::Mode::kEnforce);
+  EXPECT_EQ(ad.compiled.config.mode, MG_MODE_ENFORCE);
+  // On the kernel it names, other_kernels changes nothing.
+  EXPECT_EQ(verdict(a, policy_text(1, "kernels: ['6.1.*']\n"), {}, false, &ad, nullptr,
+                    KernelRule::kFallback),
+            "");
+  EXPECT_EQ(ad.mode.mode, policy::Mode::kEnforce);
+  EXPECT_EQ(verdict(a, policy_text(1, other + "other_kernels: enforce\n")), "other_kernel");
+}
+
+// A fallback left the policy in force dry-run: the same policy, in its own mode, is installed
+// again though its version did not rise; in the mode in force it is unchanged.
+TEST_F(AdmissionTest, ThePolicyInForceInAnotherModeIsInstalledAgain) {
+  Admission a = open(false);
+  Candidate c;
+  ASSERT_EQ(verdict(a, policy_text(3), {}, false, nullptr, &c), "");
+  Admitted ad;
+  EXPECT_EQ(
+      verdict(a, policy_text(3), InForce{3, c.policy.digest, policy::Mode::kDryRun}, false, &ad),
+      "");
+  EXPECT_FALSE(ad.unchanged);
+  EXPECT_EQ(ad.compiled.config.mode, MG_MODE_ENFORCE);
+  EXPECT_EQ(
+      verdict(a, policy_text(3), InForce{3, c.policy.digest, policy::Mode::kEnforce}, false, &ad),
+      "");
+  EXPECT_TRUE(ad.unchanged);
+  // Another policy at the same version is still not newer.
+  EXPECT_EQ(verdict(a, policy_text(3, "log_allowed: true\n"),
+                    InForce{3, c.policy.digest, policy::Mode::kDryRun}),
+            "not_newer");
+}
+
+// A trust store or mark that cannot be read leaves an admission that refuses everything, signed
+// or not, and says why; it never falls back to accepting plain files.
+TEST_F(AdmissionTest, AnUnavailableAdmissionRefusesEverythingAndSaysWhy) {
+  Admission::Options o;
+  o.trust_dir = t_ / "trust";
+  o.state_dir = t_ / "state";
+  Admission a = Admission::unavailable(o, "the trust store is broken");
+  EXPECT_TRUE(a.signed_only());
+  EXPECT_EQ(verdict(a, policy_text(1)), "trust_unavailable");
+  EXPECT_EQ(verdict(a, sign(policy_text(1))), "trust_unavailable");
+  auto d = a.decode(policy_text(1), "src", kNow);
+  ASSERT_TRUE(std::holds_alternative<Refusal>(d));
+  EXPECT_THAT(std::get<Refusal>(d).message, HasSubstr("the trust store is broken"));
+  EXPECT_EQ(a.status()["error"], "the trust store is broken");
 }
 
 TEST_F(AdmissionTest, RolloutResolvesToThisHostsCohort) {
