@@ -43,6 +43,8 @@ BpfSha256Runner::~BpfSha256Runner() {
   sha256_test__destroy(skel_);
 }
 
+int BpfSha256Runner::prog_fd() const { return bpf_program__fd(skel_->progs.sha256_test); }
+
 Result<Sha256> BpfSha256Runner::hash(std::span<const std::uint8_t> data) {
   if (data.size() > cap_)
     return Error{"message of " + std::to_string(data.size()) + " bytes exceeds runner capacity " +

@@ -29,6 +29,8 @@ class BpfSha256Runner {
   Result<Sha256> hash_in_place(size_t len);
 
   std::uint8_t* buffer() { return buf_; }
+  // The loaded program, for bpf_obj_get_info_by_fd (the verifier's instruction count).
+  int prog_fd() const;
   size_t capacity() const { return cap_; }
 
  private:
