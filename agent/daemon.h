@@ -8,7 +8,6 @@
 #include <string>
 
 #include "agent/fallback.h"
-
 #include "agent/response/hooks.h"
 
 namespace modgate {
