@@ -142,6 +142,10 @@ const char* tamper_op_name(std::uint32_t op) {
       return "modprobe-path-write";
     case MG_TAMPER_AGENT_FILE:
       return "agent-file-write";
+    case MG_TAMPER_FTRACE:
+      return "ftrace-write";
+    case MG_TAMPER_SIGIO:
+      return "sigio";
     default:
       return "unknown";
   }
@@ -183,6 +187,7 @@ void tamper_fields(nlohmann::ordered_json& j, const mg_event& e) {
     case MG_TAMPER_PIN_RMDIR:
     case MG_TAMPER_AGENT_FILE:
     case MG_TAMPER_MODPROBE_PATH:
+    case MG_TAMPER_FTRACE:
       j["name"] = name_or_null();
       j["inode"] = e.size;
       break;
@@ -191,6 +196,7 @@ void tamper_fields(nlohmann::ordered_json& j, const mg_event& e) {
       j["fstype"] = name_or_null();
       break;
     case MG_TAMPER_SIGNAL:
+    case MG_TAMPER_SIGIO:
       j["signal"] = e.entry;
       j["target_pid"] = e.size;
       break;

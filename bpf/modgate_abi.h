@@ -186,8 +186,10 @@ struct mg_event {
  * Tamper protection (docs/threat-model.md). A tamper event (MG_EVENT_TAMPER) carries the operation
  * in `reason` (MG_TAMPER_*), and reuses the other fields:
  *   entry  the object id (map, prog, link fd), the program type (prog load), the signal number
- *          (signal), the ptrace mode (ptrace), the mount id (umount)
- *   size   the target process (signal, ptrace) or the inode number (pins, agent files)
+ *          (signal; sigio: F_SETSIG's, 0 for the default SIGIO), the ptrace mode (ptrace), the
+ *          mount id (umount)
+ *   size   the target process (signal, sigio, ptrace) or the inode number (pins, agent files,
+ *          sysctls)
  *   name   the map or program name, or the name of the file or mount concerned
  */
 #define MG_TAMPER_MAP_FD 0	   /* an fd to one of modgate's maps (by id, by pin, or creation) */
@@ -203,7 +205,9 @@ struct mg_event {
 #define MG_TAMPER_PTRACE 10	   /* ptrace attach, /proc/PID/mem, process_vm_*, pidfd_getfd */
 #define MG_TAMPER_MODPROBE_PATH 11 /* opening /proc/sys/kernel/modprobe for writing */
 #define MG_TAMPER_AGENT_FILE 12	   /* opening a file mapped into the agent for writing */
-#define MG_TAMPER_COUNT 13
+#define MG_TAMPER_FTRACE 13	   /* opening /proc/sys/kernel/ftrace_enabled for writing */
+#define MG_TAMPER_SIGIO 14	   /* a signal to the agent through an fd's owner (F_SETOWN, O_ASYNC) */
+#define MG_TAMPER_COUNT 15
 
 /* Who the agent is and where its pins live; one element, written by the agent. */
 struct mg_guard {

@@ -388,7 +388,21 @@ int BPF_PROG(guard_task_kill, struct task_struct *p, struct kernel_siginfo *info
 {
 	if (ret)
 		return ret;
-	return guard_task(p, sig == 0 || sig == SIGHUP, MG_TAMPER_SIGNAL, sig);
+	return guard_task(p, sig == 0 || sig == SIGHUP, true, MG_TAMPER_SIGNAL, sig);
+}
+
+/*
+ * A signal queued through an fd's owner (fcntl F_SETOWN, F_SETSIG, O_ASYNC) does not pass
+ * task_kill. sig is F_SETSIG's number, 0 for the default SIGIO, which ends a process that does
+ * not handle it; the agent sets no owner on any fd, so none of these is its own.
+ */
+SEC("lsm/file_send_sigiotask")
+int BPF_PROG(guard_file_send_sigiotask, struct task_struct *tsk, struct fown_struct *fown, int sig,
+	     int ret)
+{
+	if (ret)
+		return ret;
+	return guard_task(tsk, false, false, MG_TAMPER_SIGIO, sig);
 }
 
 SEC("lsm/ptrace_access_check")
@@ -397,19 +411,16 @@ int BPF_PROG(guard_ptrace, struct task_struct *child, unsigned int mode, int ret
 	if (ret)
 		return ret;
 	/* ATTACH covers what can change the agent or take its fds. */
-	return guard_task(child, !(mode & PTRACE_MODE_ATTACH), MG_TAMPER_PTRACE, mode);
+	return guard_task(child, !(mode & PTRACE_MODE_ATTACH), true, MG_TAMPER_PTRACE, mode);
 }
 
-/* /proc/sys/kernel/modprobe in any procfs mount: the dentry names up to the procfs root. The
- * sysctl has no other name and procfs cannot rename or link it. */
-static __always_inline bool is_modprobe_sysctl(struct file *file)
+/* A file directly in /proc/sys/kernel/ of any procfs mount: the dentry names up to the procfs
+ * root. Sysctls have no other name, and procfs cannot rename or link them. */
+static __always_inline bool in_proc_sys_kernel(struct file *file, struct dentry *d)
 {
-	struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
-	struct dentry *kernel, *sys;
+	struct dentry *kernel = BPF_CORE_READ(d, d_parent);
+	struct dentry *sys;
 
-	if (!name_is(BPF_CORE_READ(d, d_name.name), "modprobe", 9))
-		return false;
-	kernel = BPF_CORE_READ(d, d_parent);
 	if (!name_is(BPF_CORE_READ(kernel, d_name.name), "kernel", 7))
 		return false;
 	sys = BPF_CORE_READ(kernel, d_parent);
@@ -418,11 +429,38 @@ static __always_inline bool is_modprobe_sysctl(struct file *file)
 	return BPF_CORE_READ(sys, d_parent) == BPF_CORE_READ(file, f_inode, i_sb, s_root);
 }
 
+/*
+ * Opening for writing one of the sysctls that would switch modgate off, with its tamper operation
+ * and name; else 0. Nobody writes them while protected, the agent included:
+ * - kernel/modprobe: the kernel runs this path as root for every autoload, and modgate's
+ *   autoload rules assume it is modprobe;
+ * - kernel/ftrace_enabled: 0 turns every ftrace call site into a NOP, BPF trampolines included,
+ *   so no modgate program would run again until it is 1.
+ */
+static __always_inline int guarded_sysctl(struct file *file, __u32 *op, const char **name)
+{
+	struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
+	const void *leaf = BPF_CORE_READ(d, d_name.name);
+
+	if (name_is(leaf, "modprobe", 9)) {
+		*op = MG_TAMPER_MODPROBE_PATH;
+		*name = "kernel/modprobe";
+	} else if (name_is(leaf, "ftrace_enabled", 15)) {
+		*op = MG_TAMPER_FTRACE;
+		*name = "kernel/ftrace_enabled";
+	} else {
+		return 0;
+	}
+	return in_proc_sys_kernel(file, d);
+}
+
 SEC("lsm/file_open")
 int BPF_PROG(guard_file_open, struct file *file, int ret)
 {
 	const struct mg_config *cfg;
+	const char *name = NULL;
 	struct inode *inode;
+	__u32 op = 0;
 	__u64 ino;
 
 	if (ret)
@@ -432,14 +470,12 @@ int BPF_PROG(guard_file_open, struct file *file, int ret)
 	inode = BPF_CORE_READ(file, f_inode);
 	ino = BPF_CORE_READ(inode, i_ino);
 	if (BPF_CORE_READ(inode, i_sb, s_magic) == PROC_SUPER_MAGIC) {
-		/* Nobody writes it, the agent included: the kernel runs this path as root for every
-		 * autoload, and modgate's autoload rules assume it is modprobe. */
-		if (!is_modprobe_sysctl(file))
+		if (!guarded_sysctl(file, &op, &name))
 			return 0;
 		cfg = protect_config();
 		if (!cfg)
 			return 0;
-		return tamper(cfg, MG_TAMPER_MODPROBE_PATH, 0, ino, "kernel/modprobe");
+		return tamper(cfg, op, 0, ino, name);
 	}
 	/* Page-cache writes to a file the agent maps (its binary, its libraries) would change the
 	 * code it runs: writing them is becoming the agent. */

@@ -96,6 +96,11 @@ const std::vector<Hook>& table() {
        false,
        {{"guard_ptrace", {"struct task_struct *child", "unsigned int mode"}}}},
       {"bpf_lsm_file_open", false, false, {{"guard_file_open", {"struct file *file"}}}},
+      {"bpf_lsm_file_send_sigiotask",
+       false,
+       false,
+       {{"guard_file_send_sigiotask",
+         {"struct task_struct *tsk", "struct fown_struct *fown", "int sig"}}}},
   };
   return hooks;
 }

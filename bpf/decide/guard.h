@@ -196,10 +196,13 @@ static __always_inline int guard_dentry(struct dentry *dentry, __u32 op)
 /*
  * A signal or a ptrace attach aimed at the agent: `allowed` is what needs no protection (signal 0
  * only probes, SIGHUP asks for a reload that goes through the rules of any apply; ptrace READ
- * reveals only what is public).
+ * reveals only what is public). `by_current` says whether the current task is the one asking, so
+ * that the agent itself may: a signal queued through an fd's owner (SIGIO) is sent by whoever
+ * writes to the fd, which can be the agent answering on a socket whose other end an attacker
+ * set O_ASYNC on with F_SETOWN pointing at the agent.
  */
-static __always_inline int guard_task(struct task_struct *target, bool allowed, __u32 op,
-				      __u32 entry)
+static __always_inline int guard_task(struct task_struct *target, bool allowed, bool by_current,
+				      __u32 op, __u32 entry)
 {
 	const struct mg_config *cfg;
 	const struct mg_guard *g;
@@ -210,7 +213,7 @@ static __always_inline int guard_task(struct task_struct *target, bool allowed, 
 	if (!g || !task_is_agent(target, g))
 		return 0;
 	cfg = protect_config();
-	if (!cfg || current_is_agent())
+	if (!cfg || (by_current && current_is_agent()))
 		return 0;
 	return tamper(cfg, op, entry, (__u32)BPF_CORE_READ(target, tgid), NULL);
 }

@@ -69,6 +69,7 @@ constexpr std::uint32_t kLoadingPolicy = 5;
 constexpr std::uint32_t kInnerMapId = 0xfffffff0u;  // the policy map in slot 0
 constexpr std::uint32_t kEventsMapId = 0xfffffff1u;
 constexpr std::uint64_t kParentTgid = 0xfffffff2u;  // the tgid of this process's parent
+constexpr std::uint64_t kMeTgid = 0xfffffff3u;      // the tgid of this process
 
 // ---- The bytes a hook would see
 
@@ -311,6 +312,7 @@ class DecideFixture : public ::testing::Test {
     if (v == kInnerMapId) return id(r_->policy_map_id());
     if (v == kEventsMapId) return id(r_->map_id("events"));
     if (v == kParentTgid) return static_cast<std::uint64_t>(getppid());
+    if (v == kMeTgid) return static_cast<std::uint64_t>(getpid());
     return v;
   }
 
@@ -2001,8 +2003,18 @@ mg_guard_args task_args(bool allowed, std::uint32_t op, std::uint32_t entry) {
   mg_guard_args a{};
   a.which = MG_DT_GUARD_TASK;
   a.allowed = allowed ? 1 : 0;
+  a.by_current = 1;
   a.op = op;
   a.entry = entry;
+  return a;
+}
+
+// A signal through an fd's owner (SIGIO): whoever writes to the fd sends it, so the current task
+// is not the one asking. self: aimed at this process rather than its parent.
+mg_guard_args sigio_args(std::uint32_t sig, bool self) {
+  mg_guard_args a = task_args(false, MG_TAMPER_SIGIO, sig);
+  a.by_current = 0;
+  a.target_self = self ? 1 : 0;
   return a;
 }
 
@@ -2266,6 +2278,50 @@ const GuardCase kGuardCases[] = {
      .policy = protect(),
      .agent = Agent::kMe,
      .args = task_args(false, MG_TAMPER_SIGNAL, 9),
+     .ret = 0},
+    {.name = "sigio_to_the_agent_refused",
+     .policy = protect(),
+     .agent = Agent::kParent,
+     .args = sigio_args(9, false),
+     .ret = kEperm,
+     .events = {tamper_ev(MG_TAMPER_SIGIO, 9, kParentTgid, "")},
+     .stats = tampered(MG_TAMPER_SIGIO)},
+    {.name = "default_sigio_to_the_agent_refused",
+     .policy = protect(),
+     .agent = Agent::kParent,
+     .args = sigio_args(0, false),
+     .ret = kEperm,
+     .events = {tamper_ev(MG_TAMPER_SIGIO, 0, kParentTgid, "")},
+     .stats = tampered(MG_TAMPER_SIGIO)},
+    // The agent answering on a socket whose other end was set O_ASYNC and owned by the agent:
+    // the agent is current, and still the signal does not reach it.
+    {.name = "sigio_to_the_agent_refused_when_the_agent_writes",
+     .policy = protect(),
+     .agent = Agent::kMe,
+     .args = sigio_args(9, true),
+     .ret = kEperm,
+     .events = {tamper_ev(MG_TAMPER_SIGIO, 9, kMeTgid, "")},
+     .stats = tampered(MG_TAMPER_SIGIO)},
+    {.name = "signal_from_the_agent_to_itself_passes",
+     .policy = protect(),
+     .agent = Agent::kMe,
+     .args =
+         [] {
+           mg_guard_args a = sigio_args(9, true);
+           a.op = MG_TAMPER_SIGNAL;
+           a.by_current = 1;
+           return a;
+         }(),
+     .ret = 0},
+    {.name = "sigio_to_a_non_agent_passes",
+     .policy = protect(),
+     .agent = Agent::kMe,
+     .args = sigio_args(9, false),
+     .ret = 0},
+    {.name = "sigio_to_the_agent_passes_when_the_policy_does_not_protect",
+     .policy = enforce(),
+     .agent = Agent::kParent,
+     .args = sigio_args(9, false),
      .ret = 0},
     {.name = "signal_to_the_agent_passes_when_the_policy_does_not_protect",
      .policy = enforce(),

@@ -47,7 +47,7 @@ class FakeKernel {
       types_[std::string("enum ") + e] = id;
     }
     for (const char* s : {"file", "bpf_map", "bpf_prog", "inode", "dentry", "vfsmount",
-                          "task_struct", "kernel_siginfo", "cred", "pt_regs"})
+                          "task_struct", "kernel_siginfo", "cred", "pt_regs", "fown_struct"})
       types_[std::string("struct ") + s] = btf__add_fwd(b, s, BTF_FWD_STRUCT);
     types_["union bpf_attr"] = btf__add_fwd(b, "bpf_attr", BTF_FWD_UNION);
   }
@@ -114,6 +114,8 @@ class FakeKernel {
     add("bpf_lsm_ptrace_access_check",
         {{"struct task_struct *", "child"}, {"unsigned int", "mode"}});
     add("bpf_lsm_file_open", {{"struct file *", "file"}});
+    add("bpf_lsm_file_send_sigiotask",
+        {{"struct task_struct *", "tsk"}, {"struct fown_struct *", "fown"}, {"int", "sig"}});
   }
 
   const struct btf* get() const { return btf_.get(); }

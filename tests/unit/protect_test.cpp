@@ -190,6 +190,22 @@ TEST(TamperEvents, EachOperationHasItsFields) {
   j = render(e);
   EXPECT_EQ(j["mount_id"], 31);
   EXPECT_EQ(j["fstype"], "bpf");
+
+  e = tamper_event(MG_TAMPER_FTRACE);
+  e.size = 4711;
+  std::strcpy(e.name, "kernel/ftrace_enabled");
+  j = render(e);
+  EXPECT_EQ(j["operation"], "ftrace-write");
+  EXPECT_EQ(j["name"], "kernel/ftrace_enabled");
+  EXPECT_EQ(j["inode"], 4711);
+
+  e = tamper_event(MG_TAMPER_SIGIO);
+  e.entry = 0;  // F_SETSIG 0: the default SIGIO
+  e.size = 125;
+  j = render(e);
+  EXPECT_EQ(j["operation"], "sigio");
+  EXPECT_EQ(j["signal"], 0);
+  EXPECT_EQ(j["target_pid"], 125);
 }
 
 TEST(TamperEvents, EveryOperationHasAName) {

@@ -8,6 +8,9 @@
  *   loadmod kexec-legacy                       kexec_load with no segments
  *   loadmod write FILE TEXT                    one write(2) of TEXT (no newline), e.g. to
  *                                              test_firmware's trigger_request
+ *   loadmod sigio PID SIG                      a pipe owned by PID (F_SETOWN) with O_ASYNC and
+ *                                              F_SETSIG SIG (0: plain SIGIO), then a write to it:
+ *                                              a signal that never passes task_kill
  *
  * The kexec operations only stage (or drop) an image; nothing here reboots. kexec-legacy asks
  * the old syscall to unload, which passes the same LSM hook as a real load (kernel_load_data,
@@ -53,7 +56,8 @@ static int usage(void)
 	      "       loadmod kexec KERNEL INITRD|- [CMDLINE]\n"
 	      "       loadmod kexec-unload\n"
 	      "       loadmod kexec-legacy\n"
-	      "       loadmod write FILE TEXT\n",
+	      "       loadmod write FILE TEXT\n"
+	      "       loadmod sigio PID SIG\n",
 	      stderr);
 	return SETUP_FAILURE;
 }
@@ -217,6 +221,36 @@ static int do_write(const char *file, const char *text)
 	return report("write", file, n < 0 ? -1 : 0, err);
 }
 
+/*
+ * The kernel queues the signal to the owner from inside write(2) (kill_fasync, send_sigio); a
+ * refusal by the LSM is silent, so the write succeeds either way and the caller checks whether
+ * the target lived. Reports the write.
+ */
+static int do_sigio(const char *pid_text, const char *sig_text)
+{
+	char *end;
+	long pid = strtol(pid_text, &end, 10);
+	if (*end || pid <= 0)
+		return setup_failure("sigio", pid_text, "PID");
+	long sig = strtol(sig_text, &end, 10);
+	if (*end || sig < 0 || sig > 64)
+		return setup_failure("sigio", sig_text, "SIG");
+	int p[2];
+	if (pipe(p) != 0)
+		return setup_failure("sigio", pid_text, "pipe");
+	if (fcntl(p[0], F_SETOWN, (int)pid) != 0)
+		return setup_failure("sigio", pid_text, "F_SETOWN");
+	if (fcntl(p[0], F_SETSIG, (int)sig) != 0)
+		return setup_failure("sigio", sig_text, "F_SETSIG");
+	if (fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_ASYNC) != 0)
+		return setup_failure("sigio", pid_text, "O_ASYNC");
+	ssize_t n = write(p[1], "x", 1);
+	int err = errno;
+	close(p[0]);
+	close(p[1]);
+	return report("sigio", pid_text, n == 1 ? 0 : -1, err);
+}
+
 int main(int argc, char **argv)
 {
 	/* The guest console interleaves our line with kernel messages; keep it whole and ordered.
@@ -237,6 +271,8 @@ int main(int argc, char **argv)
 		return do_finit(argv[2], argc - 3, argv + 3);
 	if (strcmp(op, "write") == 0 && argc == 4)
 		return do_write(argv[2], argv[3]);
+	if (strcmp(op, "sigio") == 0 && argc == 4)
+		return do_sigio(argv[2], argv[3]);
 	if (strcmp(op, "delete") == 0 && argc == 3)
 		return do_delete(argv[2]);
 	return usage();

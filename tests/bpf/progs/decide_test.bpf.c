@@ -211,10 +211,10 @@ int guard_test(struct mg_guard_args *a)
 		a->agent_self = task_is_agent(cur, guard_record());
 		break;
 	case MG_DT_GUARD_TASK:
-		/* Another process the harness knows: its parent, alive while it runs. */
+		/* Another process the harness knows: its parent, alive while it runs; or itself. */
 		cur = bpf_get_current_task_btf();
-		a->ret = guard_task(BPF_CORE_READ(cur, real_parent), a->allowed != 0, a->op,
-				    a->entry);
+		a->ret = guard_task(a->target_self ? cur : BPF_CORE_READ(cur, real_parent),
+				    a->allowed != 0, a->by_current != 0, a->op, a->entry);
 		break;
 	case MG_DT_GUARD_MAP:
 		m = guard_map_target(a->map_sel);

@@ -84,6 +84,14 @@ expect_refused "Operation not permitted" "kill -TERM of the agent" kill -TERM "$
 expect_refused "Operation not permitted" "busybox kill -STOP of the agent" busybox kill -STOP "$AGENT_PID"
 expect_tamper deny signal '"signal":9' "\"target_pid\":$AGENT_PID"
 kill -0 "$AGENT_PID" || fail "the agent is gone"
+# Signals queued through an fd's owner (F_SETOWN, O_ASYNC) pass no task_kill; the write itself
+# succeeds, the signal never arrives. F_SETSIG 9, and 0 (plain SIGIO, which also ends a process).
+expect_done "SIGKILL to the agent through SIGIO" "$LOADMOD" sigio "$AGENT_PID" 9
+expect_tamper deny sigio '"signal":9' "\"target_pid\":$AGENT_PID"
+expect_done "SIGIO to the agent" "$LOADMOD" sigio "$AGENT_PID" 0
+expect_tamper deny sigio '"signal":0' "\"target_pid\":$AGENT_PID"
+kill -0 "$AGENT_PID" || fail "the agent died of a signal sent through SIGIO"
+pass "the agent survived SIGKILL and SIGIO through an fd's owner"
 expect_refused "Permission denied" "opening /proc/PID/mem of the agent" \
 	dd if="/proc/$AGENT_PID/mem" of=/dev/null bs=1 count=0
 expect_tamper deny ptrace "\"target_pid\":$AGENT_PID"
@@ -99,9 +107,16 @@ expect_refused "Operation not permitted" "writing /proc/sys/kernel/modprobe" \
 	sh -c 'echo /tmp/evil >/proc/sys/kernel/modprobe'
 expect_tamper deny modprobe-path-write '"name":"kernel/modprobe"'
 [ "$(cat /proc/sys/kernel/modprobe)" = "$before" ] || fail "modprobe path changed"
+# kernel.ftrace_enabled=0 would turn modgate's trampolines into NOPs (tamper_off.sh shows it).
+expect_refused "Operation not permitted" "writing 0 to /proc/sys/kernel/ftrace_enabled" \
+	sh -c 'echo 0 >/proc/sys/kernel/ftrace_enabled'
+expect_tamper deny ftrace-write '"name":"kernel/ftrace_enabled"'
+[ "$(cat /proc/sys/kernel/ftrace_enabled)" = 1 ] || fail "ftrace_enabled changed"
 mkdir -p /tmp/proc2 && mount -t proc proc /tmp/proc2
 expect_refused "Operation not permitted" "writing modprobe through a second procfs mount" \
 	sh -c 'echo /tmp/evil >/tmp/proc2/sys/kernel/modprobe'
+expect_refused "Operation not permitted" "writing ftrace_enabled through a second procfs mount" \
+	sh -c 'echo 0 >/tmp/proc2/sys/kernel/ftrace_enabled'
 umount /tmp/proc2
 
 # Enforcement intact: the unlisted module is still denied on both paths, the listed one loads.
@@ -136,6 +151,8 @@ expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
 "$MODGATE" status --json >/tmp/status.json
 grep -q '"signal": [1-9]' /tmp/status.json || fail "status counts no signal attempts: $(cat /tmp/status.json)"
 grep -q '"pin-unlink": [1-9]' /tmp/status.json || fail "status counts no unlink attempts"
+grep -q '"sigio": [1-9]' /tmp/status.json || fail "status counts no sigio attempts"
+grep -q '"ftrace-write": [1-9]' /tmp/status.json || fail "status counts no ftrace-write attempts"
 kill -0 "$AGENT_PID" || fail "agent died"
 pass "protected: $(grep -c '"event":"tamper"' "$EVENTS") tamper events"
 

@@ -55,9 +55,17 @@ lib=$(agent_library)
 expect_done "opening the agent's $lib for writing" sh -c ": >>'$lib'"
 expect_done "rm of a link pin" rm -f "$dir/link_post_read_file"
 expect_done "umount of the bpffs" umount /sys/fs/bpf
+# ftrace: 0 turns every ftrace call site into a NOP, BPF trampolines included, so modgate's
+# programs stop running until it is 1 again (tamper.sh: refused under protection).
+expect_done "writing 0 to /proc/sys/kernel/ftrace_enabled" sh -c 'echo 0 >/proc/sys/kernel/ftrace_enabled'
+expect_errno 0 "$LOADMOD" finit "$minix" $flag
+rmmod minix
+expect_done "writing 1 to /proc/sys/kernel/ftrace_enabled" sh -c 'echo 1 >/proc/sys/kernel/ftrace_enabled'
+pass "with ftrace off the unlisted minix loaded"
 # The agent's own links still hold the programs; its death releases them.
 expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
-expect_done "kill -9 of the agent" kill -9 "$AGENT_PID"
+# SIGKILL queued through a pipe the agent was made the owner of: no kill(), so no task_kill.
+expect_done "SIGKILL to the agent through SIGIO" "$LOADMOD" sigio "$AGENT_PID" 9
 wait "$AGENT_PID"
 AGENT_PID=
 i=0
@@ -85,6 +93,8 @@ wait "$INTRUDER_PID"
 expect_tamper would-deny bpf-prog-load
 expect_done "writing /proc/sys/kernel/modprobe" sh -c "echo '$before' >/proc/sys/kernel/modprobe"
 expect_tamper would-deny modprobe-path-write
+expect_done "writing 1 to /proc/sys/kernel/ftrace_enabled" sh -c 'echo 1 >/proc/sys/kernel/ftrace_enabled'
+expect_tamper would-deny ftrace-write
 expect_done "rm of a link pin" rm -f "$dir/link_post_read_file"
 expect_tamper would-deny pin-unlink
 expect_done "kill -9 of the agent" kill -9 "$AGENT_PID"
