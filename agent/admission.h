@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What may become the policy in force. Every source (the --policy file, SIGHUP, --watch, the
 // control socket, an HTTPS pull) hands its bytes here; the daemon installs only what admit()
 // returns. The rules live in one place so they are the same for all sources, and they are

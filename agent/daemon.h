@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The running agent: one thread, one epoll loop over the event ring buffer, the control socket,
 // signals and the watched policy directory. Every policy change, whatever its source, goes
 // through Daemon::apply, so the rules (validation, version, kernel match) are the same for all.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Turns kernel event records into the JSON lines operators and scripts read (docs/events.md).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a start installs when it cannot put the configured policy in force, so that the host is
 // never left with no policy at all (docs/boot.md, "When the start fails"): an empty allowlist,
 // version 0, in the mode the operator chose with `modgate run --fallback` (report: every load

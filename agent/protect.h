@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tamper protection's rules for policy changes (docs/threat-model.md). The kernel refuses the
 // operations that would switch modgate off; these rules decide which policy changes and which
 // disarm requests the agent itself accepts while protection is in force. Pure functions, so that

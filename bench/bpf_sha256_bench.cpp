@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Throughput of the BPF SHA-256 (bpf/lib/sha256.h, on this kernel's verifier and JIT through
 // test_run) against OpenSSL's SHA-256 on the same bytes, for docs/performance.md.
 //

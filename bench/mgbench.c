@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* mgbench: the measuring tool of the VM benchmarks (bench/vm_*.sh), run inside the guest.
  *
  *   mgbench now

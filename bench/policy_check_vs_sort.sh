@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: `modgate policy check` of a fleet-size policy against `sort` of the same file, in the
 # same run: time and peak memory, as ratios.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: `modgate policy init` over a whole Debian module tree against the plain hashing
 # pipeline `find DIR -name '*.ko' -print0 | xargs -0 -P$(nproc) sha256sum` on the same tree, in
 # the same run.

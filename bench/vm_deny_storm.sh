@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: the agent's resident memory and CPU while idle and under a storm of denied loads, and
 # whether every denial is either written or counted as lost. Debian's real kernel under QEMU TCG.
 #

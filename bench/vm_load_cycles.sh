@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: cost of modgate on module loading, inside the VM on Debian's real kernels.
 #
 #   bench/vm_load_cycles.sh [BUILD_DIR] [CYCLES]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: allowlists of 1 k, 10 k and 100 k hashes in Debian's real kernel under QEMU TCG.
 #
 #   bench/vm_policy_scale.sh [BUILD_DIR] [REPS] [KERNEL] [SIZES]

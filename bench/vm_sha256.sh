@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: the BPF SHA-256 (bpf/lib/sha256.h) on every kernel of the VM matrix, against scalar
 # OpenSSL in the same boot and against the first kernel's figure in the same run, so that a newer
 # verifier or JIT that makes the hash slower shows up. Debian's real kernels under QEMU TCG.

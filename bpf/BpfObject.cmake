@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # bpf_object(NAME SOURCE [SKELETON SKEL_NAME] [CFLAGS flag...] [INCLUDES dir...] [DEPENDS file...])
 #
 # Compiles SOURCE with clang for the BPF target and generates SKEL_NAME.skel.h (SKEL_NAME defaults

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `modgate audit`: what the kernel has loaded, where each module's file is, its hashes, its
 // signature, its taint, whether the policy lists it, and the CIS modules that should not be there
 // (docs/audit.md). Every path is read under a root prefix so tests run on a fake /proc and /sys.

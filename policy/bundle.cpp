@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Signed bundles: format, Ed25519 signing and verification through OpenSSL 3's EVP interface, key
 // files and trust stores. docs/fleet.md specifies the format byte for byte; the parser below is
 // strict so that every bundle has exactly one spelling, and nothing but the fixed-size header is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Signed policy bundles (docs/fleet.md, "Signed bundles"): a policy's exact bytes with its digest,
 // version, creation time and the id of the Ed25519 key that signed all of them. A fleet host given
 // a trust store accepts a policy only in this form.

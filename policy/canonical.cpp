@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The canonical form the policy digest is computed over. docs/policy.md specifies it byte for byte;
 // a change here changes every deployed policy's digest, so it carries a format tag.
 #include <algorithm>

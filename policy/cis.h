@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kernel modules the CIS Debian Linux 12 Benchmark (v1.1.0) says to disable: data, so a newer
 // benchmark edition is a table edit. Sections as the benchmark numbers them:
 //   1.1.1.1-1.1.1.9  "Configure Filesystem Kernel Modules" (cramfs ... usb-storage)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Policy → map contents. The parser already refuses what cannot compile, but Policy values are also
 // built in code (tests, the agent's fallbacks), so the map limits are checked again here.
 #include <cstring>

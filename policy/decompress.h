@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decompression of kernel module files (.ko.xz, .ko.zst, .ko.gz) into memory, with a ceiling on
 // the output so a corrupt or hostile file cannot exhaust memory.
 #pragma once

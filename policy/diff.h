@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What changes between two policies, for review before a reload: `modgate policy diff`.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Glob matching over request_module() names: the reference the BPF side implements bit for bit
 // (docs/policy.md, "Glob semantics"). Kept free of allocation and recursion so the same loop can be
 // written under the verifier's bounded-loop rules.

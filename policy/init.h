@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `modgate policy init`: a first policy from a module tree, every module file hashed as the kernel
 // will see it (docs/policy.md, "Generating a policy").
 #pragma once

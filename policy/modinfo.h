@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a kernel module says about itself: the .modinfo section (through libelf) and the signature
 // appended by scripts/sign-file.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // YAML → Policy. Validation is exhaustive: every problem in the file is collected with its position
 // and reported at once, so an operator fixes a policy in one round instead of one error per run.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The policy model: what an operator writes (docs/policy.md), after parsing and validation.
 // Everything downstream (the agent, the compiler to map entries, diff, audit) works on this type,
 // never on YAML.

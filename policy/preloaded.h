@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Modules that were already in the kernel when enforcement began (docs/boot.md): nothing checked
 // them as they loaded, so the agent that first arms modgate in a boot lists them, checks what it
 // can (the module's file, found through modules.dep, against the policy), and leaves the record

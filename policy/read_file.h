@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every file modgate parses (policy, bundle, key) is read by one function with the same refusals:
 // not a regular file, or larger than what that kind of file may be, before or during the read.
 #pragma once

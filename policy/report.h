@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Human and JSON renderings of policies and diffs, as `modgate policy show|diff` print them
 // (docs/policy.md, "Commands"). Kept out of the CLI so they are tested without the agent.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recoverable errors travel as values (bpftrace's rule): a Result holds either a T or an Error
 // whose message already names the thing that failed, ready to print as one sentence.
 #pragma once

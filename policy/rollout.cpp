@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rollout cohort function (docs/fleet.md, "Rollout cohorts"). Its output decides whether a
 // host enforces, so it is specified byte for byte and pinned by tests/unit/rollout_test.cpp: a
 // change here would silently move hosts between cohorts across an upgrade.

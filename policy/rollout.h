@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Staged rollout: which hosts of a fleet enforce a policy that says
 // `rollout: {enforce_percent: N, salt: S}`. The cohort function is specified in docs/fleet.md
 // ("Rollout cohorts") so that anyone can recompute a host's cohort with sha256sum.

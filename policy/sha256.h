@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Userspace SHA-256 through OpenSSL's EVP interface; the digests the allowlist is built from.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `modgate policy suggest`: entries to add to a policy, proposed from the deny and would-deny
 // module_load events of one or many hosts (docs/events.md), for review (docs/audit.md).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one owner of bpf/modgate_lsm.bpf.c in the kernel: load or adopt, install a policy, attach,
 // pin, drain events, read counters, disarm. Every failure comes back as one sentence naming the
 // step.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 #include "agent/bpf/hook_protos.h"
 
 #include <bpf/btf.h>

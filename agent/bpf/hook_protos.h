@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which of modgate's BPF programs fit the running kernel, read from its BTF rather than guessed
 // from its version number.
 //

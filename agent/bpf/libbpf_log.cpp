@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 #include "agent/bpf/libbpf_log.h"
 
 #include <bpf/libbpf.h>

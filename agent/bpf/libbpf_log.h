@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libbpf prints through one process-wide callback. Users must never see that stream raw; a
 // LibbpfLogCapture collects it while a load runs so the caller can keep the part worth showing
 // (the verifier's tail) and report it in one sentence.

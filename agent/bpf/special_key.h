@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The key of a policy map's records that are not allowlist hashes: the config and the autoload
 // patterns (bpf/modgate_abi.h, "One policy = one hash map"). The agent writes them; the host BPF
 // tests build policy maps the same way.

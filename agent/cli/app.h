@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole command line in one place: main() runs it, tests walk it (every subcommand's --help
 // must document every option and show an example).
 #pragma once

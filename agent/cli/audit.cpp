@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `modgate audit`: an inventory of the modules in the running kernel, judged (docs/audit.md). The
 // exit status is the gate: 0 nothing found, 1 findings, 2 the audit could not run.
 #include "policy/audit.h"

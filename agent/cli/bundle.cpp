@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `modgate keygen` and `modgate policy sign|verify`: making and checking signed policy bundles
 // (docs/fleet.md). The library does the work (policy/bundle.h); this file is options and output.
 #include "policy/bundle.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Each subcommand registers itself on the CLI11 app and returns a process exit code when run.
 // Exit codes are documented in docs/cli.md; keep them in one place here.
 #pragma once

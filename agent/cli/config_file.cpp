@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 #include "agent/cli/config_file.h"
 
 #include <algorithm>

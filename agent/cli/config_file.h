@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `modgate run --config FILE`: the agent's configuration file (docs/config.md). Every long option
 // of the command is a key, spelled with dashes or underscores, so options added later need no code
 // here. The file is CLI11's TOML/INI dialect; the command line wins over the file.

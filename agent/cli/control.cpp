@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The commands that talk to a running agent over its control socket: status, apply, disarm.
 #include <unistd.h>
 

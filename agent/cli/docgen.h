@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The man page and the shell completion are generated from the same CLI11 definitions that parse
 // the command line (make_cli()), so neither can fall behind an option that is added or renamed.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `modgate policy check|show|diff|init`: the operator's tools for writing and reviewing policies
 // before an agent ever loads them (docs/policy.md, "Commands").
 #include "policy/policy.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Color for people, plain text for everything else: escapes only when the stream is a terminal,
 // NO_COLOR (https://no-color.org) is unset or empty, and TERM is not "dumb".
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control socket's wire format (docs/control.md): one JSON object per line each way.
 // Requests are parsed strictly (unknown commands, fields or types are errors) because the socket
 // is a way into a root process next to the kernel's security boundary.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 #include "agent/fleet/pull.h"
 
 #include <curl/curl.h>

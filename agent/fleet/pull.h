@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HTTPS pull of policy bundles (docs/fleet.md, "HTTPS pull"). fetch_once() is one verified,
 // bounded, conditional GET through libcurl; Puller runs it on a schedule in a thread of its own
 // and hands the results to the daemon's epoll loop through an eventfd. Nothing here judges the

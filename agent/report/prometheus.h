@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Prometheus text exposition (format 0.0.4) of the agent's status. It is rendered from the same
 // JSON document `modgate status --json` prints, so the two can never disagree, and it is what both
 // `modgate status --prometheus` and the node_exporter textfile written by `run --metrics-file`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Response hooks (docs/hooks.md): an operator's command run for each deny or would-deny event, with
 // the event's JSON line on its standard input. Enforcement never waits for a hook — the kernel has
 // already decided when the event arrives — and the agent's loop never blocks on one: children are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Build-time generator of modgate(8) from the command line definition (agent/cli/docgen.h).
 // Usage: modgate_docgen man DATE > modgate.8
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Files other processes read while the agent rewrites them (the saved policy, the anti-rollback
 // mark, the metrics textfile) are replaced in one rename, so a reader or a crash never sees half
 // of one.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A file descriptor closed when its owner goes out of scope, unless released.
 #pragma once
 

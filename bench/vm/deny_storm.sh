@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Guest half of bench/vm_deny_storm.sh (read that first). POSIX sh, run by dash in the VM.
 # /bench/params sets ATTEMPTS, REPS and IDLE. Every figure goes to the console as one
 # "R <what> key=value..." line; the host turns them into the tables.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Guest half of bench/vm_policy_scale.sh (read that first). POSIX sh, run by dash in the VM.
 # /bench/params sets SIZES and REPS; /bench/p_N.yaml holds N random hashes. Every figure goes to
 # the console as one "R <what> n=N rep=R key=value..." line; the host turns them into the tables.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Guest half of bench/vm_sha256.sh (read that first). POSIX sh, run by dash in the VM.
 # /bench/params sets SIZES, REPS and SAMPLE. Every figure goes to the console as one
 # "R <what> key=value..." line; the host turns them into the tables.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The demo's story, run inside the guest (dash); printed lines start with "==", "$ " or two spaces
 # so the host can filter out kernel messages.
 EVENTS=/tmp/events.jsonl

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # Helpers shared by the VM scripts; sourced, never run. Callers set `prog` for messages.
 
 vm_scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Assertion helpers for guest scripts (POSIX sh; the guest /bin/sh is dash). Installed as /vm/lib.sh;
 # a guest script sources it, runs checks, and ends with `vm_finish`:
 #

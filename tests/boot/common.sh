@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the real-boot test scripts (docs/boot.md, "Testing on a real boot"); sourced.
 boot_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src_dir=$(cd "$boot_dir/../.." && pwd)

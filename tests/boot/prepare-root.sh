@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Called by mkimage in a private mount namespace: prepares the image's root filesystem from
 # inside, with the image's own dpkg, modgate, systemctl and update-initramfs.
 #   prepare-root.sh ROOT KERNEL-RELEASE MODULE-TO-LEAVE-OUT initramfs-tools|dracut

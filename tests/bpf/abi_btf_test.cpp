@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ABI header as the BPF compiler laid it out (read from modgate_lsm.bpf.o's BTF) must equal
 // the C++ compiler's layout of the same header: both sides include bpf/modgate_abi.h, and this
 // proves they agree on every size and offset, so a record is never read with the wrong shape.

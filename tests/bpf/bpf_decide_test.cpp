@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The decision code of the LSM programs (bpf/decide/*.h) on the host's verifier and JIT. Each table
 // row names one behaviour. The harness (tests/bpf/decide_runner.h) installs a policy map the way
 // the agent does, runs the header's function inside a BPF_PROG_TYPE_SYSCALL program

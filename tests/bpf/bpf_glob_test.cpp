@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The BPF autoload matcher (bpf/lib/glob.h) against the userspace reference policy::glob_match,
 // on the host's verifier and JIT: what `policy check` promises is what the kernel enforces.
 #include <bpf/bpf.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The BPF SHA-256 (bpf/lib/sha256.h) on the build machine's real verifier and JIT, checked against
 // FIPS 180-4's published digests and against OpenSSL.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loads tests/bpf/progs/decide_test.bpf.c (bpf/decide/*.h inside BPF_PROG_TYPE_SYSCALL programs)
 // and drives it as the kernel and the agent would: installs a policy map the way
 // agent/bpf/enforcer.cpp does, writes the guard and the task record, runs one program with

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 #include "tests/bpf/sha256_runner.h"
 
 #include <bpf/bpf.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loads tests/bpf/progs/sha256_test.bpf.c (the shared BPF SHA-256 inside a BPF_PROG_TYPE_SYSCALL
 // program) and runs it with bpf_prog_test_run_opts over a message placed in an mmapable array map.
 // Used by the host tests and by bench/.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # docs/fleet.md's recipes, run with other tools than modgate's own code: the OpenSSL command line
 # verifies a bundle's signature over the documented bytes, sha256sum recomputes a key id and a
 # cohort bucket, and keys made by `openssl genpkey` sign and verify with modgate.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Human output is colored only on a terminal and never with NO_COLOR set or TERM=dumb; scripts
 # (pipes, --json) never see an escape. The terminal is a real pseudo-terminal from script(1).
 set -uo pipefail

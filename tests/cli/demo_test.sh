@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's first command keeps working: scripts/demo runs to its end on the real kernel, tells
 # the story it promises, and every line fits an 80-column terminal.
 set -uo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # 'modgate hash' must print exactly what sha256sum prints, byte for byte, on real modules: every
 # 20th .ko of Debian's 6.1 package plus the largest, and a sample of 6.12's .ko.xz files.
 set -euo pipefail

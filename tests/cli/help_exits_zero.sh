@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # 'modgate --help' and 'modgate CMD [SUB] --help' exit 0 for every command the help lists, and a
 # bad option exits 2 (docs/cli.md).
 set -uo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The example response hooks (scripts/hooks, docs/hooks.md) against real receivers on loopback:
 # webhook POSTs the event on stdin as JSON to an HTTP server (Python's http.server), with the
 # header from a file, and fails on a server error or a server that never answers; syslog passes

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The generated modgate(8) renders without a groff warning, and the generated bash completion
 # completes commands, subcommands, options and file names as a user at a prompt would see.
 set -uo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Debian package as dpkg sees it (docs/packaging.md): built by scripts/package from this build
 # directory, it holds exactly the files a host needs at their Debian paths, its maintainer scripts
 # and conffiles, and passes lintian without errors (when lintian is installed).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # modgate policy check --covers DIR (what the initramfs hook asks before it lets an enforce policy
 # into an initramfs, docs/boot.md), on Debian's real 6.1 module tree: a policy generated from the
 # tree covers it; one with a module left out names that module's file; a policy for another

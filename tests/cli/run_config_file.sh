@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # modgate run --config FILE (docs/config.md): keys are the long options of 'modgate run'; an
 # unknown key, an unknown section, a bad value and an unreadable file each stop the agent with one
 # sentence naming the file and the key (exit 2) before anything is loaded; values are applied;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 11: on the build machine (BPF LSM active, but loading LSM programs refused), 'modgate
 # run' must stop with one clear sentence and a non-zero status, never a libbpf dump; and the same
 # for a non-root user and for a missing policy.

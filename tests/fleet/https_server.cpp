@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 #include "tests/fleet/https_server.h"
 
 #include <arpa/inet.h>

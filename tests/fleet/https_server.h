@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A real HTTPS server for tests: Debian's nginx on loopback, with a CA and certificates made by
 // the openssl CLI in a temporary directory. For the pull tests here and for the daemon's own
 // pull tests: every failure a pull must survive has an address on it.

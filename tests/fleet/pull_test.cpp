@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // agent/fleet/pull.h against Debian's nginx on loopback, with a CA made in the test
 // (tests/fleet/https_server.h). The schedule's arithmetic is tested as the pure functions it is.
 #include "agent/fleet/pull.h"

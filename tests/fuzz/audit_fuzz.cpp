@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `modgate audit` over a fake root whose files the input supplies: /proc/modules, modules.dep,
 // modules.builtin, a modprobe.d file, the kernel's taint, a module's taint and one module file
 // (lib/modules/fuzz/kernel/m.ko, and .xz, .zst, .gz), as NUL-separated parts in that order. Every

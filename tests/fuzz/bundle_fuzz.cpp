@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Signed bundles (policy/bundle.h): parser and verifier, on two paths per input.
 //
 // 1. The input as a bundle, verified against a trust store holding one fixed key: size limit,

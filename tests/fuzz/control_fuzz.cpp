@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One control-socket request line (docs/control.md) → parse_request. Whatever it accepts must
 // serialize and parse back to the same request, so the client and the agent agree on every
 // request either can express.

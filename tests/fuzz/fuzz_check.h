@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Invariants a fuzz target asserts beyond "does not crash". A violated one aborts, so libFuzzer
 // saves the input as a crash and the replay driver (replay_main.cpp) fails on it, in every build
 // type (assert() would vanish under NDEBUG in RelWithDebInfo).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A module file as modgate reads one (policy init, audit, event naming): optional xz/zstd/gzip
 // decompression by magic, then the ELF .modinfo through libelf and the appended signature trailer
 // with its PKCS#7 through OpenSSL. The same bytes also go to the X.509 reader audit --certs uses.

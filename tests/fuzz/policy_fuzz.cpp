@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Policy YAML → parse_policy (parser and validator) → compile, and the properties every accepted
 // policy must have: a stable canonical digest, a YAML rendering that reads back to the same
 // digest, an empty diff against itself, and renderings that do not fail.

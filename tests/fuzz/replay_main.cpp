@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs a fuzz target's entry point over files, without libFuzzer: how the regression inputs
 // (tests/fuzz/regressions/TARGET) and the seed corpus replay in every build, the normal one
 // included, as CTest cases fuzz.replay.TARGET. A crash, sanitizer report or FUZZ_CHECK failure

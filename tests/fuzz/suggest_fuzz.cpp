@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Event lines (JSONL from many hosts, docs/events.md) → policy suggest. It never fails on event
 // content, and what it proposes must be a policy modgate itself accepts.
 #include <cstddef>

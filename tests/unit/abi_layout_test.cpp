@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pins the ABI header's layout as the C++ compiler sees it. The BPF side is checked against the
 // same numbers from the compiled object's BTF in tests/bpf/abi_btf_test.cpp, so a layout drift
 // between the two compilers fails a test instead of corrupting events.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Admission (agent/admission.h): every rule a policy passes before the kernel sees it, with real
 // keys, real signed bundles and the state directory on disk. The daemon adds only the install.
 #include "agent/admission.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Signature details and the audit on Debian's real 6.1 and 6.12 module trees
 // (scripts/vm/fetch-kernel, cached after the first download), checked against modinfo(8).
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // modgate audit on a fake /proc, /sys, modprobe.d and module tree under a temporary root, with
 // modules signed in the test by a throwaway key (openssl cms, as scripts/sign-file lays it out).
 #include "policy/audit.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Module signing for the audit tests: a throwaway key made with the openssl CLI, and sign-file's
 // trailer layout, so the tests need no kernel build tree.
 #pragma once

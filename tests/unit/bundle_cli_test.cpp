@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `modgate keygen`, `modgate policy sign` and `modgate policy verify` run as the built binary:
 // exit codes (docs/cli.md), messages, files and their modes.
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Signed bundles (policy/bundle.h, docs/fleet.md): round trip, every refusal reason, trust stores,
 // key files. Keys are made here with the library's own keygen.
 #include "policy/bundle.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every command's --help documents every one of its options and shows an example: the CLI is the
 // product's face, and an option nobody can discover from --help does not exist for its users.
 #include <gtest/gtest.h>

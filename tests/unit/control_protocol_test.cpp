@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control socket's request parser: strict, because it is a way into a root process.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // deploy/kubernetes/modgate.yaml: the DaemonSet runs the agent with only the privileges it needs,
 // mounts what must not change read-only, and its arguments are ones `modgate run` accepts (parsed
 // by the real command line, so a renamed option breaks this test, not a cluster).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The event writer names listed entries from the packed table the agent keeps of the policy in
 // force (agent/events.h, PolicyNames), never from another policy's entry and never past a
 // section's end.

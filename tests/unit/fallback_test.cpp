@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fallback a start installs when its policy cannot be put in force (agent/fallback.h): an
 // empty allowlist in the chosen mode, and recognisable from its digest alone by the next agent.
 #include "agent/fallback.h"

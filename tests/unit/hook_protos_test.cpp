@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Choosing the program variant for each hook from a kernel's BTF (agent/bpf/hook_protos.h). The
 // kernels are described by BTF built here, in the shapes the VM matrix's kernels have; the host's
 // own BTF and the real BPF object are checked too.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Response hooks with real processes (agent/response/hooks.h): what a hook receives, and how
 // failures, timeouts, the concurrency cap and the rate limit are counted and reported.
 #include "agent/response/hooks.h"

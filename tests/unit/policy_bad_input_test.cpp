@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hostile and broken inputs: each must end in a clear error naming the file, never a crash, a hang
 // or a silently partial result.
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `modgate policy` commands as an operator runs them: exit codes, output streams, files.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

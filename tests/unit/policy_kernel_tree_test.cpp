@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // policy init against Debian's real module trees (scripts/vm/fetch-kernel; cached after the first
 // download): hashes cross-checked with sha256sum and xz, metadata with modinfo(8).
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Prometheus exposition of the agent's status: the format's rules (names, HELP/TYPE, label
 // escaping, counters ending in _total), the values taken from the status, and Prometheus's own
 // linter (promtool check metrics) over the result.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tamper protection on the host: the policy key (parse, FILE:LINE:COL errors, canonical form and
 // digest, compile), the agent's rules for policy changes and disarm, and how tamper events are
 // rendered. The kernel side is tested in the VM (tests/vm/scenarios/tamper*.sh).

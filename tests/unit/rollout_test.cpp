@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Staged rollout (policy/rollout.h, docs/fleet.md "Rollout cohorts"): the cohort function, its
 // monotonicity and spread over a synthetic fleet, the `rollout` key of the policy, machine ids.
 #include "policy/rollout.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // policy suggest: deny/would-deny events from several hosts grouped into entries to add.
 #include "policy/suggest.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* intruder: attaches intruder.bpf.c (test only) and keeps it attached until killed.
  *
  *   intruder

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* loadmod: load or unload a kernel module through exactly the syscall a VM test names.
  *
  *   loadmod init FILE [params...]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pullget: one fetch_once() (agent/fleet/pull.h) from the command line, so a VM scenario drives
 // the agent's own libcurl path against a server inside the guest (scenarios/https_smoke.sh).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test helper: sends raw bytes to a Unix stream socket and prints what comes back, so the VM
 // suite can feed the agent's control socket what no well-behaved client would.
 //

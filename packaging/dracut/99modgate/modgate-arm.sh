@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # dracut without systemd: the cmdline hook runs before udev starts (docs/boot.md).
 type getarg >/dev/null 2>&1 || . /lib/dracut-lib.sh
 if [ "$(getarg modgate=)" = off ]; then

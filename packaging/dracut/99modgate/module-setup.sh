@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # dracut module (Fedora/RHEL; docs/boot.md): puts modgate and /etc/modgate/policy.yaml into the
 # initramfs and arms enforcement there before systemd-udevd, systemd-modules-load or dracut's own
 # hooks load a module. The programs stay pinned in the bpffs under /sys, which survives

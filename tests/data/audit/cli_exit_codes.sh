@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # modgate audit as a CI gate on a fake root: 0 when clean, 1 on findings, 2 when it cannot run;
 # --json parses and its summary agrees with the exit status.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # modgate policy suggest as an operator runs it: events from two hosts plus junk, an old policy;
 # the proposal is a valid policy one version up with the new hash, and the summary names the junk.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # vm.boot.*: the harness itself works on this kernel: BPF LSM on, BTF present, the real kmod
 # tools load real package modules (with dependencies), and loadmod reaches each syscall path
 # the agent will have to gate, with errno reported exactly.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario: modgate audit against the live kernel. dummy is loaded from its signed file (Debian's
 # build key), minix as a signature-stripped image through init_module: the audit names dummy's
 # signer and flags minix unsigned (the kernel taints it E), and exits 1 for that finding.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 7: kernel-triggered autoload. 'ip link add ... type nlmon' makes the kernel call
 # request_module("rtnl-link-nlmon"); an allow glob lets it through (and nlmon's hash lets the load
 # itself through), autoload.deny and default: deny stop it before modprobe runs.

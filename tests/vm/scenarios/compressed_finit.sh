@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # finit_module(MODULE_INIT_COMPRESSED_FILE) on a .ko.xz: exactly one decision and one event per
 # load, on every kernel that decompresses in the kernel (docs/design.md, "Compressed modules").
 #   6.12: the hooks see only the compressed file, so its hash decides; the payload's alone does

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 8: dry-run blocks nothing; each load enforce would deny loads and yields exactly one
 # would-deny event with the correct hash, and allowlisted loads yield none.
 . /scenarios/lib.sh

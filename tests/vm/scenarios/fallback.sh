@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A start that cannot put its policy in force never leaves the host silently open (docs/boot.md,
 # "When the start fails"): a policy for another kernel runs as its other_kernels: says; an
 # unreadable or invalid policy, or a broken trust store, gets the fallback (--fallback report or

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fleet push by HTTPS pull, end to end: the real agent with --trust and --pull polls Debian's nginx
 # inside the guest, enforces a signed bundle, switches to a newer one, and keeps the policy in
 # force through every kind of bad bundle and bad server, each visible in status and metrics.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 4: the allowlisted module with one byte changed (inside its appended signature, so the
 # ELF still parses: a tampered driver that would otherwise load, merely tainting the kernel) is
 # refused on both paths, while the untouched copy loads.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 10: forced loads. kmod's modprobe -f either passes MODULE_INIT_IGNORE_* to finit_module
 # (plain .ko: the bytes are unchanged, the flags are what betrays it) or strips the module in
 # userspace and uses init_module (.ko.xz with Debian 12's kmod: the hash no longer matches).

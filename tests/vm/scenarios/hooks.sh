@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Response hooks and loaded_before_enforcement through the real agent on a real kernel
 # (docs/hooks.md, docs/boot.md). Options come from a --config file, as the systemd unit gives them.
 . /scenarios/lib.sh

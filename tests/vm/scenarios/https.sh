@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # An HTTPS server inside the guest: Debian's nginx on 127.0.0.1 with a CA and a server
 # certificate made here by Debian's openssl binary. Sourced after /scenarios/lib.sh (fail, pass).
 # The test needs, in tests/vm/CMakeLists.txt:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # HTTPS inside the guest: nginx with a CA made here (scenarios/https.sh), fetched through the
 # agent's own pull code (pullget = fetch_once, libcurl, verification against the test CA).
 . /scenarios/lib.sh

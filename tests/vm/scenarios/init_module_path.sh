@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 5: init_module with the decompressed image is judged on exactly those bytes: allowed
 # when the image's hash is listed, denied (kernel_post_load_data) when it is not.
 . /scenarios/lib.sh

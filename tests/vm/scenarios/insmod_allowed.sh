@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 1: an allowlisted module loads through busybox insmod (finit_module first; for a .ko.xz
 # busybox falls back to decompressing and init_module, which the decompressed hash allows).
 . /scenarios/lib.sh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario: the policy's firmware: and kexec: sections (docs/policy.md). Real firmware requests
 # through Debian's test_firmware module (direct load from /lib/firmware and the sysfs fallback),
 # and kexec_file_load of the guest's own Debian kernel image; nothing is ever executed by kexec.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 9: a module of 10 MiB or more (amdgpu, the real one from the kernel package) is hashed
 # correctly in the kernel and allowed: modprobe loads it with its twelve dependencies, every one
 # of them allowlisted (finit_module on 6.1; userspace xz decompression and init_module on 6.12).

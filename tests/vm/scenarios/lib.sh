@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by every VM scenario; sourced by busybox ash inside the guest.
 # Each scenario: builds a policy from the guest's real module files, starts the real agent, drives
 # real loads (busybox insmod, kmod modprobe, tests/vm/loadmod.c) and checks verdicts and events.

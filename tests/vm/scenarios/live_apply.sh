@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Live policy changes through the control socket and SIGHUP: each valid, newer policy takes effect
 # at once; an invalid, older or foreign one is refused with a clear error and changes nothing.
 . /scenarios/lib.sh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 2: an allowlisted module loads through kmod's modprobe (finit_module for a plain .ko,
 # userspace decompression and init_module for a .ko.xz with Debian 12's kmod).
 . /scenarios/lib.sh

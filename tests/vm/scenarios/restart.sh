@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Restart without a gap: the pinned programs keep enforcing when the agent is killed (SIGKILL
 # included), a new agent adopts them with the policy in force, and only disarm removes them.
 . /scenarios/lib.sh

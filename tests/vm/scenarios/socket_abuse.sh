@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The control socket under abuse by root (the only user it serves): garbage, wrong shapes, an
 # oversized request, a client that stalls. Each gets an error or a hang-up, the agent keeps
 # serving, and the policy in force does not move.

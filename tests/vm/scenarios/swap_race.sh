@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The swap is atomic: while 100+ alternating policies are applied, an allowlisted module loads
 # and unloads in a tight loop and an unlisted one is tried in another; both policies list the
 # first and neither lists the second, so any other verdict is a window the swap left open.

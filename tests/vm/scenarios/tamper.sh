@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Tamper protection on (protect: true, enforce): every way root would switch modgate off fails
 # with EPERM (EACCES where the kernel itself turns the refusal into one), is reported as a tamper
 # event, and leaves enforcement intact; the agent keeps working; turning protection off or

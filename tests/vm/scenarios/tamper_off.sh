@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The operations tamper.sh shows refused, without protection: they do what the kernel normally
 # does, and together they switch modgate off. Part 1, protect: false (enforce): no tamper events;
 # an attacker's allowlist swapped in, or an fmod_ret program, lets an unlisted module in; removing

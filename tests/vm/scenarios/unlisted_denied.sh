@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Scenario 3: a module that is not on the allowlist (minix, standing in for a rootkit) fails with
 # EPERM on finit_module, with one deny event carrying its hash and name; kmod insmod is refused too.
 . /scenarios/lib.sh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Upgrading the agent to a new BPF object leaves no instant without enforcement: the new agent
 # carries the policy over, attaches its own programs, then retires the old pins. An unlisted module
 # is tried in a tight loop throughout and must never load; a listed one must always load.

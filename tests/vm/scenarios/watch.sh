@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # --watch follows a directory the way Kubernetes updates a ConfigMap volume (a new timestamped
 # directory, then the ..data symlink swapped by rename) and the way editors and config management
 # replace a file (write a temporary file, rename it over). Each new version takes effect; an

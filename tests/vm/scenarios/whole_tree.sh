@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Whole tree (vm.<kernel>.whole_tree.K): the policy `modgate policy init` generates from the module
 # tree in the VM, switched to enforce, admits every module of this VM's share of that tree
 # (/whole_tree.list, paths relative to $MODDIR) through both of kmod's load paths:

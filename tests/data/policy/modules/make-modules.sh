@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates the tiny fake kernel modules the policy tests read (committed, so tests need no
 # compiler or signing tools). Each is a relocatable ELF object with a .modinfo section like a real
 # module's; the signed ones carry a sign-file style PKCS#7 trailer made with a throwaway key.
