@@ -161,7 +161,9 @@ std::string render_prometheus(const ordered_json& s) {
       for (const auto& [reason, n] : a["refusals"].items()) f.sample(n, {{"reason", reason}});
     }
   }
-  if (has(s, "trust"))
+  // A trust store that could not be read has no mark to report (its status is dir and error);
+  // the fallback metrics say why.
+  if (has(s, "trust") && has(s["trust"], "high_water_version"))
     Family(out, "modgate_trust_high_water_version", "gauge",
            "Highest signed policy version ever applied on this host; older ones are refused.")
         .sample(s["trust"]["high_water_version"]);

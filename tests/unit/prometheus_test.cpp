@@ -183,6 +183,17 @@ TEST(Prometheus, AbsentPartsAreLeftOutNotZeroed) {
   EXPECT_THAT(text, Not(HasSubstr("modgate_rollout_")));
 }
 
+// What status says of a trust store that could not be read (Admission::unavailable): no mark.
+// Indexing the missing mark read past the object and crashed the agent on its first metrics write.
+TEST(Prometheus, UnreadableTrustStoreHasNoHighWaterMark) {
+  auto s = full_status();
+  s["trust"] = {{"dir", "/etc/modgate/trust"}, {"error", "junk.pem: is not PEM"}};
+  std::string text = render_prometheus(s);
+  Parsed p = parse_exposition(text);
+  EXPECT_THAT(text, Not(HasSubstr("modgate_trust_high_water_version")));
+  EXPECT_EQ(value_of(p, "modgate_policy_version"), 42);
+}
+
 TEST(Prometheus, LabelValuesAreEscaped) {
   auto s = full_status();
   s["policy"]["digest"] = "a\"b\\c\nd";
