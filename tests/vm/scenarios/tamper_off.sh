@@ -57,12 +57,18 @@ expect_done "opening the agent's $lib for writing" sh -c ": >>'$lib'"
 expect_done "rm of a link pin" rm -f "$dir/link_post_read_file"
 expect_done "umount of the bpffs" umount /sys/fs/bpf
 # ftrace: 0 turns every ftrace call site into a NOP, BPF trampolines included, so modgate's
-# programs stop running until it is 1 again (tamper.sh: refused under protection).
-expect_done "writing 0 to /proc/sys/kernel/ftrace_enabled" sh -c 'echo 0 >/proc/sys/kernel/ftrace_enabled'
-expect_errno 0 "$LOADMOD" finit "$minix" $flag
-rmmod minix
-expect_done "writing 1 to /proc/sys/kernel/ftrace_enabled" sh -c 'echo 1 >/proc/sys/kernel/ftrace_enabled'
-pass "with ftrace off the unlisted minix loaded"
+# programs stop running until it is 1 again (tamper.sh: refused under protection). Where the
+# kernel itself refuses the write (7.3 answers EIO), enforcement must simply go on.
+if out=$(sh -c 'echo 0 >/proc/sys/kernel/ftrace_enabled' 2>&1); then
+	expect_errno 0 "$LOADMOD" finit "$minix" $flag
+	rmmod minix
+	expect_done "writing 1 to /proc/sys/kernel/ftrace_enabled" sh -c 'echo 1 >/proc/sys/kernel/ftrace_enabled'
+	pass "with ftrace off the unlisted minix loaded"
+else
+	[ "$(cat /proc/sys/kernel/ftrace_enabled)" = 1 ] || fail "ftrace_enabled is not 1 after a refused write"
+	expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
+	pass "this kernel refuses ftrace_enabled=0 by itself ($out); minix still denied"
+fi
 # The agent's own links still hold the programs; its death releases them.
 expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
 # SIGKILL queued through a pipe the agent was made the owner of: no kill(), so no task_kill.
@@ -94,7 +100,8 @@ wait "$INTRUDER_PID"
 expect_tamper would-deny bpf-prog-load
 expect_done "writing /proc/sys/kernel/modprobe" sh -c "echo '$before' >/proc/sys/kernel/modprobe"
 expect_tamper would-deny modprobe-path-write
-expect_done "writing 1 to /proc/sys/kernel/ftrace_enabled" sh -c 'echo 1 >/proc/sys/kernel/ftrace_enabled'
+# Only the open is judged: what the kernel then makes of the write does not matter here.
+sh -c 'echo 1 >/proc/sys/kernel/ftrace_enabled' 2>/dev/null
 expect_tamper would-deny ftrace-write
 expect_done "rm of a link pin" rm -f "$dir/link_post_read_file"
 expect_tamper would-deny pin-unlink
