@@ -213,10 +213,23 @@ struct mg_event {
 struct mg_guard {
 	__u32 agent_tgid; /* 0: no agent recorded, nobody passes as the agent */
 	__u32 bpffs_dev;  /* kernel s_dev of the bpffs holding the pins */
-	/* The agent's thread-group leader's start_boottime divided by tick_ns: field 22 of
-	 * /proc/PID/stat. A recycled pid cannot come with the same start. */
+	/* The agent's thread-group leader's start_boottime divided by tick_ns, as bpf/whoami.bpf.c
+	 * reads it (field 22 of /proc/PID/stat outside a time namespace). A recycled pid cannot
+	 * come with the same start. */
 	__u64 agent_start;
 	__u64 tick_ns; /* nanoseconds per clock tick (1e9 / sysconf(_SC_CLK_TCK)) */
+};
+
+/*
+ * What bpf/whoami.bpf.c reports of the task that runs it (a BPF_PROG_TYPE_SYSCALL program, run
+ * with BPF_PROG_TEST_RUN): the ids and start time the hooks compare, as the kernel counts them.
+ * getpid() and /proc are those of the caller's pid namespace, which in a pod without hostPID are
+ * not the ones the hooks see.
+ */
+struct mg_whoami {
+	__u32 tgid;		/* the thread group, in the initial pid namespace */
+	__u32 _pad;
+	__u64 start_boottime;	/* the group leader's start_boottime, ns */
 };
 
 /* Keys of the guard_ids set: what belongs to modgate. */

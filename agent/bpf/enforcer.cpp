@@ -27,6 +27,7 @@
 #include "agent/bpf/hook_protos.h"
 #include "agent/bpf/libbpf_log.h"
 #include "agent/bpf/special_key.h"
+#include "agent/bpf/whoami.h"
 #include "agent/util/unique_fd.h"
 #include "modgate_lsm.skel.h"
 #include "policy/sha256.h"
@@ -490,36 +491,6 @@ namespace {
 // dev_t packs major and minor differently.
 __u32 kernel_dev(dev_t d) { return (major(d) << 20) | minor(d); }
 
-// Field 22 of /proc/self/stat: the thread-group leader's start time in clock ticks since boot,
-// the same value the programs compute from task->group_leader->start_boottime.
-Result<std::uint64_t> own_start_ticks() {
-  std::ifstream in("/proc/self/stat");
-  std::string line;
-  if (!in || !std::getline(in, line)) return Error{"cannot read /proc/self/stat"};
-  // comm (field 2) may hold spaces and parentheses; the fields after it start at the last ')'.
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return Error{"cannot parse /proc/self/stat"};
-  std::istringstream rest(line.substr(close + 1));
-  std::string field;
-  for (int i = 3; i <= 22; i++)
-    if (!(rest >> field)) return Error{"cannot parse /proc/self/stat"};
-  return std::stoull(field);
-}
-
-// The programs see the kernel's boot clock; a time namespace would shift what /proc shows.
-Result<Ok> check_time_namespace() {
-  std::ifstream in("/proc/self/timens_offsets");
-  std::string clock;
-  long long sec = 0, nsec = 0;
-  while (in >> clock >> sec >> nsec)
-    if (clock == "boottime" && (sec != 0 || nsec != 0))
-      return Error{
-          "the agent runs in a time namespace with a boottime offset; tamper protection "
-          "identifies the agent by its start time as the kernel counts it, so run the "
-          "agent in the initial time namespace"};
-  return Ok{};
-}
-
 // mount id -> parent mount id, from /proc/self/mountinfo.
 std::map<std::uint64_t, std::uint64_t> mount_parents() {
   std::map<std::uint64_t, std::uint64_t> out;
@@ -538,7 +509,6 @@ Result<Ok> Enforcer::record_guard() {
 }
 
 Result<Ok> Enforcer::record_guard_in(const std::string& dir) {
-  if (auto r = check_time_namespace(); !r) return r;
   auto fail = [](const std::string& what) {
     return Error{"cannot record " + what + " for tamper protection: " + errstr(errno)};
   };
@@ -666,16 +636,18 @@ Result<Ok> Enforcer::record_guard_in(const std::string& dir) {
       return r;
   }
 
-  // Last, who the agent is: from here on only this process passes.
-  auto start = own_start_ticks();
-  if (!start) return start.error();
+  // Last, who the agent is: from here on only this process passes. The tgid and start time are
+  // the kernel's, not getpid()'s: in a pod without hostPID that is the pod's pid, and the hooks
+  // would not know the agent by it.
+  auto me = kernel_identity();
+  if (!me) return me.error();
   long ticks = ::sysconf(_SC_CLK_TCK);
   if (ticks <= 0) return Error{"cannot read the clock tick rate"};
   mg_guard g{};
-  g.agent_tgid = static_cast<__u32>(::getpid());
+  g.agent_tgid = me->tgid;
   g.bpffs_dev = bpffs_dev;
-  g.agent_start = *start;
   g.tick_ns = 1'000'000'000ull / static_cast<std::uint64_t>(ticks);
+  g.agent_start = me->start_boottime_ns / g.tick_ns;
   __u32 zero = 0;
   if (bpf_map_update_elem(guard_fd_, &zero, &g, BPF_ANY) != 0) return fail("the agent");
   return Ok{};

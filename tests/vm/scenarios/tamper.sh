@@ -2,7 +2,8 @@
 # Tamper protection on (protect: true, enforce): every way root would switch modgate off fails
 # with EPERM (EACCES where the kernel itself turns the refusal into one), is reported as a tamper
 # event, and leaves enforcement intact; the agent keeps working; turning protection off or
-# disarming through the agent is refused. tamper_off.sh runs the same operations unprotected.
+# disarming through the agent is refused; and the same holds for an agent in a pid namespace of its
+# own, as a pod without hostPID runs it. tamper_off.sh runs the same operations unprotected.
 . /scenarios/lib.sh
 minix=$(modfile minix)
 dummy=$(modfile dummy)
@@ -163,3 +164,39 @@ sed 's/^version: 1$/version: 6/' /tmp/v1.yaml >/tmp/v6.yaml
 [ "$(status_field protect)" = false ] || fail "protection still on after the signed protect: false"
 stop_agent
 pass "signed protect: false ended protection; disarm then removed modgate"
+
+# A pod without hostPID (deploy/kubernetes): the agent in a pid namespace of its own, where it is
+# pid 1, while the hooks know it by its tgid in the initial namespace. Protection must record the
+# latter: the agent keeps reaching its own objects, and nobody outside can signal it.
+sed 's/^version: 1$/version: 7/' /tmp/v1.yaml | sed '2a protect: true' >/tmp/v7.yaml
+: >"$EVENTS"
+: >"$AGENT_ERR"
+# shellcheck disable=SC2086 # AGENT_ARGS: extra options, word-split on purpose
+unshare --pid --fork --mount-proc "$MODGATE" run --policy "$(signed /tmp/v7.yaml)" $AGENT_ARGS \
+	--events "$EVENTS" 2>"$AGENT_ERR" &
+POD_PID=$!
+i=0
+while ! grep -q ready "$AGENT_ERR" 2>/dev/null; do
+	kill -0 "$POD_PID" 2>/dev/null || fail "the agent in a pid namespace exited: $(cat "$AGENT_ERR")"
+	i=$((i + 1))
+	[ "$i" -lt 600 ] || fail "the agent in a pid namespace not ready after 60 s"
+	sleep 0.1
+done
+AGENT_PID=$(pidof modgate)
+[ -n "$AGENT_PID" ] && [ "$AGENT_PID" != "$POD_PID" ] || fail "cannot tell the pod's agent: '$AGENT_PID'"
+[ "$(status_field protect)" = true ] || fail "the pod's agent does not protect"
+pass "agent in a pid namespace ready and protected (pid $AGENT_PID outside)"
+expect_refused "Operation not permitted" "kill -9 of the agent in its pid namespace" kill -9 "$AGENT_PID"
+expect_tamper deny signal '"signal":9' "\"target_pid\":$AGENT_PID"
+sed 's/^version: 7$/version: 8/' /tmp/v7.yaml >/tmp/v8.yaml
+"$MODGATE" apply "$(signed /tmp/v8.yaml)" >/tmp/apply8.out 2>&1 ||
+	fail "the agent in a pid namespace cannot apply under its own protection: $(cat /tmp/apply8.out)"
+[ "$(status_field version)" = 8 ] || fail "v8 not in force"
+expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
+pass "the pod's agent applied version 8 under protection; outsiders still refused"
+sed 's/^version: 1$/version: 9/' /tmp/v1.yaml >/tmp/v9.yaml
+"$MODGATE" apply "$(signed /tmp/v9.yaml)" >/tmp/apply9.out 2>&1 || fail "signed protect: false refused: $(cat /tmp/apply9.out)"
+kill "$AGENT_PID"
+wait "$POD_PID" || fail "the pod's agent exited with an error on SIGTERM"
+AGENT_PID=
+disarm_agent
