@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -18,6 +20,9 @@ struct Cli {
 };
 
 std::unique_ptr<Cli> make_cli();
+// A command word in argv that names no command of its group ('modgate stauts', 'modgate policy
+// chek'): the message to print, with the nearest command when one is a typo away.
+std::optional<std::string> unknown_command(const CLI::App& app, int argc, char** argv);
 // Parses argv and runs the chosen command; returns the process exit code (docs/cli.md).
 int run_cli(Cli& cli, int argc, char** argv);
 

@@ -88,5 +88,59 @@ TEST(CliOptions, DurationsTakeOneUnitAndStayWithinAWeek) {
     EXPECT_THROW(seconds_of(bad), CLI::ParseError) << "'" << bad << "' was accepted";
 }
 
+// argv as main() gets it.
+int run(std::vector<std::string> words, std::string* err, std::string* out = nullptr) {
+  words.insert(words.begin(), "modgate");
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  auto cli = make_cli();
+  testing::internal::CaptureStderr();
+  testing::internal::CaptureStdout();
+  int rc = run_cli(*cli, static_cast<int>(argv.size()), argv.data());
+  std::string o = testing::internal::GetCapturedStdout();
+  *err = testing::internal::GetCapturedStderr();
+  if (out) *out = o;
+  return rc;
+}
+
+TEST(CliDispatch, UnknownCommandIsNamedWithTheNearestOne) {
+  std::string err;
+  EXPECT_EQ(run({"stauts"}, &err), kExitUsage);
+  EXPECT_NE(err.find("unknown command 'modgate stauts'"), std::string::npos) << err;
+  EXPECT_NE(err.find("did you mean 'modgate status'?"), std::string::npos) << err;
+  EXPECT_EQ(err.find("A subcommand is required"), std::string::npos) << err;
+}
+
+TEST(CliDispatch, UnknownSubcommandOfAGroupIsNamedToo) {
+  std::string err;
+  EXPECT_EQ(run({"policy", "chek", "x.yaml"}, &err), kExitUsage);
+  EXPECT_NE(err.find("unknown command 'modgate policy chek'; did you mean 'modgate policy check'?"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CliDispatch, NothingCloseGetsNoSuggestion) {
+  std::string err;
+  EXPECT_EQ(run({"frobnicate"}, &err), kExitUsage);
+  EXPECT_NE(err.find("unknown command 'modgate frobnicate'"), std::string::npos) << err;
+  EXPECT_EQ(err.find("did you mean"), std::string::npos) << err;
+  EXPECT_NE(err.find("'modgate --help' lists the commands"), std::string::npos) << err;
+}
+
+TEST(CliDispatch, VersionFlagPrintsTheVersion) {
+  std::string err, out;
+  EXPECT_EQ(run({"--version"}, &err, &out), kExitOk);
+  EXPECT_EQ(out.rfind("modgate ", 0), 0u) << out;
+  EXPECT_GT(out.size(), std::string("modgate \n").size()) << out;
+}
+
+TEST(CliDispatch, KnownCommandsAndPathsAreNotMistakenForCommands) {
+  auto cli = make_cli();
+  std::vector<std::string> words = {"modgate", "hash", "stauts"};  // a file named like a typo
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  EXPECT_FALSE(unknown_command(cli->app, 3, argv.data()));
+}
+
 }  // namespace
 }  // namespace modgate::cli
