@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/cli/app.h"
@@ -88,15 +89,27 @@ TEST(CliOptions, DurationsTakeOneUnitAndStayWithinAWeek) {
     EXPECT_THROW(seconds_of(bad), CLI::ParseError) << "'" << bad << "' was accepted";
 }
 
-// argv as main() gets it.
+// argv as main() gets it: "modgate" and the words.
+class Argv {
+ public:
+  explicit Argv(std::vector<std::string> words) : words_(std::move(words)) {
+    words_.insert(words_.begin(), "modgate");
+    for (auto& w : words_) ptrs_.push_back(w.data());
+  }
+  int argc() const { return static_cast<int>(ptrs_.size()); }
+  char** argv() { return ptrs_.data(); }
+
+ private:
+  std::vector<std::string> words_;
+  std::vector<char*> ptrs_;
+};
+
 int run(std::vector<std::string> words, std::string* err, std::string* out = nullptr) {
-  words.insert(words.begin(), "modgate");
-  std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
+  Argv a(std::move(words));
   auto cli = make_cli();
   testing::internal::CaptureStderr();
   testing::internal::CaptureStdout();
-  int rc = run_cli(*cli, static_cast<int>(argv.size()), argv.data());
+  int rc = run_cli(*cli, a.argc(), a.argv());
   std::string o = testing::internal::GetCapturedStdout();
   *err = testing::internal::GetCapturedStderr();
   if (out) *out = o;
@@ -136,10 +149,8 @@ TEST(CliDispatch, VersionFlagPrintsTheVersion) {
 
 TEST(CliDispatch, KnownCommandsAndPathsAreNotMistakenForCommands) {
   auto cli = make_cli();
-  std::vector<std::string> words = {"modgate", "hash", "stauts"};  // a file named like a typo
-  std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
-  EXPECT_FALSE(unknown_command(cli->app, 3, argv.data()));
+  Argv a({"hash", "stauts"});  // a file named like a typo
+  EXPECT_FALSE(unknown_command(cli->app, a.argc(), a.argv()));
 }
 
 }  // namespace
