@@ -2,8 +2,12 @@
 
 #include "agent/events.h"
 
+#include <bpf/btf.h>
+
+#include <cctype>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
@@ -148,6 +152,8 @@ const char* tamper_op_name(std::uint32_t op) {
       return "ftrace-write";
     case MG_TAMPER_SIGIO:
       return "sigio";
+    case MG_TAMPER_LOCKDOWN:
+      return "lockdown";
     default:
       return "unknown";
   }
@@ -165,6 +171,31 @@ const char* prog_type_name(std::uint32_t type) {
     default:
       return "unknown";
   }
+}
+
+// The running kernel's name for a lockdown reason ("dev_mem" for LOCKDOWN_DEV_MEM): the values
+// differ between kernels, so the BPF side reports the number and the kernel's BTF names it.
+std::string lockdown_reason_name(std::uint32_t value) {
+  static const std::map<std::uint32_t, std::string> names = [] {
+    std::map<std::uint32_t, std::string> out;
+    struct btf* btf = btf__load_vmlinux_btf();
+    if (!btf) return out;
+    int id = btf__find_by_name_kind(btf, "lockdown_reason", BTF_KIND_ENUM);
+    if (id > 0) {
+      const struct btf_type* t = btf__type_by_id(btf, static_cast<__u32>(id));
+      const struct btf_enum* e = btf_enum(t);
+      for (unsigned i = 0; i < btf_vlen(t); i++, e++) {
+        std::string name = btf__name_by_offset(btf, e->name_off);
+        if (name.rfind("LOCKDOWN_", 0) == 0) name.erase(0, 9);
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.emplace(static_cast<std::uint32_t>(e->val), name);
+      }
+    }
+    btf__free(btf);
+    return out;
+  }();
+  auto it = names.find(value);
+  return it != names.end() ? it->second : "reason-" + std::to_string(value);
 }
 
 // The fields a tamper event carries beyond the common ones (modgate_abi.h says which mg_event
@@ -205,6 +236,9 @@ void tamper_fields(nlohmann::ordered_json& j, const mg_event& e) {
     case MG_TAMPER_PTRACE:
       j["ptrace_mode"] = e.entry;
       j["target_pid"] = e.size;
+      break;
+    case MG_TAMPER_LOCKDOWN:
+      j["lockdown_reason"] = lockdown_reason_name(e.entry);
       break;
     default:
       break;

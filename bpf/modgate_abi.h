@@ -187,7 +187,7 @@ struct mg_event {
  * in `reason` (MG_TAMPER_*), and reuses the other fields:
  *   entry  the object id (map, prog, link fd), the program type (prog load), the signal number
  *          (signal; sigio: F_SETSIG's, 0 for the default SIGIO), the ptrace mode (ptrace), the
- *          mount id (umount)
+ *          mount id (umount), the running kernel's enum lockdown_reason value (lockdown)
  *   size   the target process (signal, sigio, ptrace) or the inode number (pins, agent files,
  *          sysctls)
  *   name   the map or program name, or the name of the file or mount concerned
@@ -207,7 +207,8 @@ struct mg_event {
 #define MG_TAMPER_AGENT_FILE 12	   /* opening a file mapped into the agent for writing */
 #define MG_TAMPER_FTRACE 13	   /* opening /proc/sys/kernel/ftrace_enabled for writing */
 #define MG_TAMPER_SIGIO 14	   /* a signal to the agent through an fd's owner (F_SETOWN, O_ASYNC) */
-#define MG_TAMPER_COUNT 15
+#define MG_TAMPER_LOCKDOWN 15	   /* an integrity-class lockdown reason (entry: the kernel's value) */
+#define MG_TAMPER_COUNT 16
 
 /* Who the agent is and where its pins live; one element, written by the agent. */
 struct mg_guard {

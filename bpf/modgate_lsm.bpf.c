@@ -41,8 +41,13 @@
  *                            removing or moving the pins and their directories
  *   lsm/sb_umount            unmounting the pins' bpffs, or lazily a mount above it
  *   lsm/task_kill            signals to the agent other than 0 and SIGHUP
+ *   lsm/file_send_sigiotask  any signal queued to the agent through an fd's owner (SIGIO)
  *   lsm/ptrace_access_check  ptrace attach, /proc/PID/mem, process_vm_*, pidfd_getfd on the agent
- *   lsm/file_open            writing /proc/sys/kernel/modprobe, or a file mapped into the agent
+ *   lsm/file_open            writing /proc/sys/kernel/modprobe or ftrace_enabled, or a file
+ *                            mapped into the agent
+ *   lsm/locked_down          lockdown's integrity reasons (/dev/mem, iopl, MSRs, unsafe module
+ *                            parameters, ...) but module signatures and kexec, which the policy
+ *                            judges
  *
  * Every LSM program starts with "if (ret) return ret;" so an earlier BPF denial stands, returns
  * only 0 or -EPERM (6.12 rejects programs that may return outside [-MAX_ERRNO, 0]), and fails
@@ -403,6 +408,14 @@ int BPF_PROG(guard_file_send_sigiotask, struct task_struct *tsk, struct fown_str
 	if (ret)
 		return ret;
 	return guard_task(tsk, false, false, MG_TAMPER_SIGIO, sig);
+}
+
+SEC("lsm/locked_down")
+int BPF_PROG(guard_locked_down, enum lockdown_reason what, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_lockdown((__u32)what);
 }
 
 SEC("lsm/ptrace_access_check")

@@ -98,6 +98,7 @@ const std::vector<Hook>& table() {
        false,
        {{"guard_ptrace", {"struct task_struct *child", "unsigned int mode"}}}},
       {"bpf_lsm_file_open", false, false, {{"guard_file_open", {"struct file *file"}}}},
+      {"bpf_lsm_locked_down", false, false, {{"guard_locked_down", {"enum lockdown_reason what"}}}},
       {"bpf_lsm_file_send_sigiotask",
        false,
        false,

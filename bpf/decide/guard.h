@@ -218,4 +218,29 @@ static __always_inline int guard_task(struct task_struct *target, bool allowed, 
 	return tamper(cfg, op, entry, (__u32)BPF_CORE_READ(target, tgid), NULL);
 }
 
+/*
+ * Kernel lockdown's integrity reasons (enum lockdown_reason below LOCKDOWN_INTEGRITY_MAX): the
+ * ways root changes the running kernel without loading a module (/dev/mem and /dev/port, iopl
+ * and ioperm, MSR writes, unsafe hardware-address module parameters, ACPI table overrides,
+ * hibernation images, bpf_probe_write_user, ...). The kernel asks the LSMs whether each is locked
+ * down even when the lockdown LSM is off. Two stay with the policy: MODULE_SIGNATURE (an unsigned
+ * module the allowlist admitted) and KEXEC (an unsigned image the kexec: section judges). The
+ * values differ between kernels, so they are the running kernel's (CO-RE); a reason added later
+ * below INTEGRITY_MAX is covered as it comes.
+ */
+static __always_inline int guard_lockdown(__u32 what)
+{
+	const struct mg_config *cfg;
+
+	if (what == 0 || what >= bpf_core_enum_value(enum lockdown_reason, LOCKDOWN_INTEGRITY_MAX))
+		return 0;
+	if (what == bpf_core_enum_value(enum lockdown_reason, LOCKDOWN_MODULE_SIGNATURE) ||
+	    what == bpf_core_enum_value(enum lockdown_reason, LOCKDOWN_KEXEC))
+		return 0;
+	cfg = protect_config();
+	if (!cfg)
+		return 0;
+	return tamper(cfg, MG_TAMPER_LOCKDOWN, what, 0, NULL);
+}
+
 #endif /* MODGATE_BPF_DECIDE_GUARD_H */

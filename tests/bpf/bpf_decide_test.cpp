@@ -2026,6 +2026,19 @@ mg_guard_args map_args(std::uint32_t sel) {
   return a;
 }
 
+// This kernel's value of a lockdown reason: the values differ between kernels, and the rule
+// reads them by CO-RE, so the cases name them too.
+std::uint32_t lockdown(const char* reason) {
+  return enum_value("lockdown_reason", reason).value_or(0xfffffffeu);
+}
+
+mg_guard_args lockdown_args(const char* reason) {
+  mg_guard_args a{};
+  a.which = MG_DT_GUARD_LOCKDOWN;
+  a.entry = lockdown(reason);
+  return a;
+}
+
 constexpr std::uint32_t kDev = 0x00800001;  // a kernel s_dev: major 8, minor 1
 constexpr std::uint64_t kIno = 1234;
 
@@ -2328,6 +2341,57 @@ const GuardCase kGuardCases[] = {
      .policy = enforce(),
      .agent = Agent::kParent,
      .args = task_args(false, MG_TAMPER_SIGNAL, 9),
+     .ret = 0},
+
+    // guard_lockdown: lockdown's integrity reasons while protected, but those the policy judges
+    {.name = "lockdown_dev_mem_refused",
+     .policy = protect(),
+     .args = lockdown_args("LOCKDOWN_DEV_MEM"),
+     .ret = kEperm,
+     .events = {tamper_ev(MG_TAMPER_LOCKDOWN, lockdown("LOCKDOWN_DEV_MEM"), 0, "")},
+     .stats = tampered(MG_TAMPER_LOCKDOWN)},
+    {.name = "lockdown_module_parameters_refused",
+     .policy = protect(),
+     .args = lockdown_args("LOCKDOWN_MODULE_PARAMETERS"),
+     .ret = kEperm,
+     .events = {tamper_ev(MG_TAMPER_LOCKDOWN, lockdown("LOCKDOWN_MODULE_PARAMETERS"), 0, "")},
+     .stats = tampered(MG_TAMPER_LOCKDOWN)},
+    {.name = "lockdown_bpf_write_user_refused_even_to_the_agent",
+     .policy = protect(),
+     .agent = Agent::kMe,
+     .args = lockdown_args("LOCKDOWN_BPF_WRITE_USER"),
+     .ret = kEperm,
+     .events = {tamper_ev(MG_TAMPER_LOCKDOWN, lockdown("LOCKDOWN_BPF_WRITE_USER"), 0, "")},
+     .stats = tampered(MG_TAMPER_LOCKDOWN)},
+    {.name = "lockdown_ioport_would_deny_in_dry_run",
+     .policy = protect(MG_MODE_DRY_RUN),
+     .args = lockdown_args("LOCKDOWN_IOPORT"),
+     .ret = 0,
+     .events = {tamper_ev(MG_TAMPER_LOCKDOWN, lockdown("LOCKDOWN_IOPORT"), 0, "", kDryRun)},
+     .stats = tampered(MG_TAMPER_LOCKDOWN)},
+    {.name = "lockdown_module_signature_left_to_the_allowlist",
+     .policy = protect(),
+     .args = lockdown_args("LOCKDOWN_MODULE_SIGNATURE"),
+     .ret = 0},
+    {.name = "lockdown_kexec_left_to_the_kexec_section",
+     .policy = protect(),
+     .args = lockdown_args("LOCKDOWN_KEXEC"),
+     .ret = 0},
+    {.name = "lockdown_confidentiality_reason_passes",
+     .policy = protect(),
+     .args = lockdown_args("LOCKDOWN_KCORE"),
+     .ret = 0},
+    {.name = "lockdown_integrity_max_itself_passes",
+     .policy = protect(),
+     .args = lockdown_args("LOCKDOWN_INTEGRITY_MAX"),
+     .ret = 0},
+    {.name = "lockdown_none_passes",
+     .policy = protect(),
+     .args = lockdown_args("LOCKDOWN_NONE"),
+     .ret = 0},
+    {.name = "lockdown_dev_mem_passes_when_the_policy_does_not_protect",
+     .policy = enforce(),
+     .args = lockdown_args("LOCKDOWN_DEV_MEM"),
      .ret = 0},
 
     // guard_map: a new fd to one of modgate's maps, or to any policy map by its name

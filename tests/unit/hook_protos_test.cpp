@@ -42,7 +42,7 @@ class FakeKernel {
     types_["fmode_t"] = btf__add_typedef(b, "fmode_t", types_["unsigned int"]);
     // bool is a typedef of _Bool in the kernel's BTF.
     types_["bool"] = btf__add_typedef(b, "bool", types_["bool"]);
-    for (const char* e : {"kernel_read_file_id", "kernel_load_data_id"}) {
+    for (const char* e : {"kernel_read_file_id", "kernel_load_data_id", "lockdown_reason"}) {
       int id = btf__add_enum(b, e, 4);
       btf__add_enum_value(b, "X", 0);
       types_[std::string("enum ") + e] = id;
@@ -115,6 +115,7 @@ class FakeKernel {
     add("bpf_lsm_ptrace_access_check",
         {{"struct task_struct *", "child"}, {"unsigned int", "mode"}});
     add("bpf_lsm_file_open", {{"struct file *", "file"}});
+    add("bpf_lsm_locked_down", {{"enum lockdown_reason", "what"}});
     add("bpf_lsm_file_send_sigiotask",
         {{"struct task_struct *", "tsk"}, {"struct fown_struct *", "fown"}, {"int", "sig"}});
   }

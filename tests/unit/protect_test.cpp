@@ -4,11 +4,14 @@
 // rendered. The kernel side is tested in the VM (tests/vm/scenarios/tamper*.sh).
 #include "agent/protect.h"
 
+#include <bpf/btf.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -207,6 +210,30 @@ TEST(TamperEvents, EachOperationHasItsFields) {
   EXPECT_EQ(j["operation"], "sigio");
   EXPECT_EQ(j["signal"], 0);
   EXPECT_EQ(j["target_pid"], 125);
+}
+
+// The BPF side reports the running kernel's value of enum lockdown_reason; the event names it
+// from the same kernel's BTF (here the build machine's).
+TEST(TamperEvents, LockdownReasonIsNamedFromTheKernelsBtf) {
+  std::unique_ptr<struct btf, void (*)(struct btf*)> btf(btf__load_vmlinux_btf(), btf__free);
+  ASSERT_TRUE(btf) << "no /sys/kernel/btf/vmlinux";
+  int id = btf__find_by_name_kind(btf.get(), "lockdown_reason", BTF_KIND_ENUM);
+  ASSERT_GT(id, 0);
+  const struct btf_type* t = btf__type_by_id(btf.get(), static_cast<__u32>(id));
+  std::optional<std::uint32_t> dev_mem;
+  const struct btf_enum* en = btf_enum(t);
+  for (unsigned i = 0; i < btf_vlen(t); i++, en++)
+    if (std::string(btf__name_by_offset(btf.get(), en->name_off)) == "LOCKDOWN_DEV_MEM")
+      dev_mem = static_cast<std::uint32_t>(en->val);
+  ASSERT_TRUE(dev_mem);
+
+  auto e = tamper_event(MG_TAMPER_LOCKDOWN);
+  e.entry = *dev_mem;
+  auto j = render(e);
+  EXPECT_EQ(j["operation"], "lockdown");
+  EXPECT_EQ(j["lockdown_reason"], "dev_mem");
+  e.entry = 4242;  // no such reason on any kernel
+  EXPECT_EQ(render(e)["lockdown_reason"], "reason-4242");
 }
 
 TEST(TamperEvents, EveryOperationHasAName) {

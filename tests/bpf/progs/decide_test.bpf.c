@@ -216,6 +216,9 @@ int guard_test(struct mg_guard_args *a)
 		a->ret = guard_task(a->target_self ? cur : BPF_CORE_READ(cur, real_parent),
 				    a->allowed != 0, a->by_current != 0, a->op, a->entry);
 		break;
+	case MG_DT_GUARD_LOCKDOWN:
+		a->ret = guard_lockdown(a->entry);
+		break;
 	case MG_DT_GUARD_MAP:
 		m = guard_map_target(a->map_sel);
 		a->ret = m ? guard_map((struct bpf_map *)launder(m)) : -ENOENT;

@@ -65,6 +65,7 @@ struct mg_decide_args {
 #define MG_DT_GUARD_TASK 4    /* guard_task(parent of the caller, or the caller with target_self,
 			       * allowed, by_current, op, entry) */
 #define MG_DT_GUARD_MAP 5     /* guard_map(one of this object's maps, by map_sel) */
+#define MG_DT_GUARD_LOCKDOWN 6 /* guard_lockdown(entry) */
 
 /* guard_map's target. */
 #define MG_DT_MAP_POLICY_INNER 0 /* the inner map in policy slot 0 */

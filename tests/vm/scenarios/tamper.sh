@@ -114,6 +114,11 @@ expect_refused "Operation not permitted" "writing 0 to /proc/sys/kernel/ftrace_e
 	sh -c 'echo 0 >/proc/sys/kernel/ftrace_enabled'
 expect_tamper deny ftrace-write '"name":"kernel/ftrace_enabled"'
 [ "$(cat /proc/sys/kernel/ftrace_enabled)" = 1 ] || fail "ftrace_enabled changed"
+# Lockdown's integrity reasons: writing kernel memory without a module. /dev/mem is asked at open
+# (LOCKDOWN_DEV_MEM), for reading too.
+[ -e /dev/mem ] || mknod /dev/mem c 1 1
+expect_refused "Operation not permitted" "opening /dev/mem" dd if=/dev/mem of=/dev/null bs=1 count=1
+expect_tamper deny lockdown '"lockdown_reason":"dev_mem"'
 mkdir -p /tmp/proc2 && mount -t proc proc /tmp/proc2
 expect_refused "Operation not permitted" "writing modprobe through a second procfs mount" \
 	sh -c 'echo /tmp/evil >/tmp/proc2/sys/kernel/modprobe'
@@ -155,6 +160,7 @@ grep -q '"signal": [1-9]' /tmp/status.json || fail "status counts no signal atte
 grep -q '"pin-unlink": [1-9]' /tmp/status.json || fail "status counts no unlink attempts"
 grep -q '"sigio": [1-9]' /tmp/status.json || fail "status counts no sigio attempts"
 grep -q '"ftrace-write": [1-9]' /tmp/status.json || fail "status counts no ftrace-write attempts"
+grep -q '"lockdown": [1-9]' /tmp/status.json || fail "status counts no lockdown attempts"
 kill -0 "$AGENT_PID" || fail "agent died"
 pass "protected: $(grep -c '"event":"tamper"' "$EVENTS") tamper events"
 

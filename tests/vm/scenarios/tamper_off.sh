@@ -69,6 +69,8 @@ else
 	expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
 	pass "this kernel refuses ftrace_enabled=0 by itself ($out); minix still denied"
 fi
+[ -e /dev/mem ] || mknod /dev/mem c 1 1
+expect_done "reading /dev/mem" dd if=/dev/mem of=/dev/null bs=1 count=1
 # The agent's own links still hold the programs; its death releases them.
 expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
 # SIGKILL queued through a pipe the agent was made the owner of: no kill(), so no task_kill.
@@ -100,6 +102,8 @@ wait "$INTRUDER_PID"
 expect_tamper would-deny bpf-prog-load
 expect_done "writing /proc/sys/kernel/modprobe" sh -c "echo '$before' >/proc/sys/kernel/modprobe"
 expect_tamper would-deny modprobe-path-write
+expect_done "reading /dev/mem" dd if=/dev/mem of=/dev/null bs=1 count=1
+expect_tamper would-deny lockdown '"lockdown_reason":"dev_mem"'
 # Only the open is judged: what the kernel then makes of the write does not matter here.
 sh -c 'echo 1 >/proc/sys/kernel/ftrace_enabled' 2>/dev/null
 expect_tamper would-deny ftrace-write
