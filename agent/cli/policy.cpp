@@ -40,6 +40,7 @@ struct PolicyOptions {
   bool show_json = false, show_modules = false;
   std::string diff_old, diff_new;
   bool diff_json = false;
+  bool diff_exit_code = false;
   std::string init_from, init_kernel, init_mode = "dry-run", init_output;
   bool init_keep_going = false;
   unsigned init_jobs = 0;
@@ -193,12 +194,14 @@ int run_diff(const PolicyOptions& o) {
   if (!a || !b) {
     if (!a) std::cerr << a.error().message << "\n";
     if (!b) std::cerr << b.error().message << "\n";
-    return kExitFailure;
+    // With --exit-code, 1 means "they differ", so trouble is 2, as diff(1) has it.
+    return o.diff_exit_code ? kExitUsage : kExitFailure;
   }
   auto d = policy::diff_policies(*a, *b);
+  const int rc = o.diff_exit_code && !d.empty() ? kExitFailure : kExitOk;
   if (o.diff_json) {
     std::cout << policy::diff_json(d, *a, *b);
-    return kExitOk;
+    return rc;
   }
   const Style out = Style::for_fd(1);
   std::istringstream lines(policy::diff_text(d, *a, *b));
@@ -208,7 +211,7 @@ int run_diff(const PolicyOptions& o) {
     bool minus = line.rfind("- ", 0) == 0 || line.find(": - ") != std::string::npos;
     std::cout << (plus ? out.added(line) : minus ? out.removed(line) : line) << "\n";
   }
-  return kExitOk;
+  return rc;
 }
 
 int run_init(const PolicyOptions& o) {
@@ -410,9 +413,14 @@ Runner register_policy(CLI::App& app) {
   diff->add_option("OLD", o->diff_old, "The policy in force")->required();
   diff->add_option("NEW", o->diff_new, "The policy to compare with it")->required();
   diff->add_flag("--json", o->diff_json, "Print the differences as one JSON object");
+  diff->add_flag("--exit-code", o->diff_exit_code,
+                 "Exit 1 when the policies differ and 0 when they do not, as diff(1) does; an "
+                 "invalid file then exits 2");
   diff->footer(
-      "Exit status: 0 when both files are valid, whether or not they differ; 1 otherwise.\n\n"
-      "Example:\n  modgate policy diff /etc/modgate/policy.yaml new-policy.yaml");
+      "Exit status: 0 when both files are valid, whether or not they differ; 1 otherwise.\n"
+      "With --exit-code: 0 no differences, 1 differences, 2 an invalid file.\n\n"
+      "Examples:\n  modgate policy diff /etc/modgate/policy.yaml new-policy.yaml\n"
+      "  modgate policy diff --exit-code old.yaml new.yaml || echo changed");
 
   auto* init =
       grp->add_subcommand("init", "Generate a policy that allows every module in a module tree");

@@ -138,6 +138,22 @@ TEST_F(PolicyCli, DiffNamesAddedAndRemovedModules) {
       true);
 }
 
+TEST_F(PolicyCli, DiffExitCodeSaysWhetherThePoliciesDiffer) {
+  std::string a = policy("a.yaml", kPolicy);
+  std::string b =
+      policy("b.yaml",
+             "version: 3\nmode: enforce\nmodules:\n  - {name: a, sha256: " + hash_hex(1) + "}\n");
+  EXPECT_EQ(run_modgate("policy diff --exit-code " + a + " " + a).rc, 0);
+  EXPECT_EQ(run_modgate("policy diff --exit-code " + a + " " + b).rc, 1);
+  EXPECT_EQ(run_modgate("policy diff --exit-code --json " + a + " " + b).rc, 1);
+  auto bad = run_modgate("policy diff --exit-code " + a + " " +
+                         policy("c.yaml", "version: x\nmode: enforce\n"));
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_THAT(bad.err, HasSubstr("c.yaml:1:10: 'version'"));
+  // Without it, differences are no failure.
+  EXPECT_EQ(run_modgate("policy diff " + a + " " + b).rc, 0);
+}
+
 TEST_F(PolicyCli, DiffWithAnInvalidSideFails) {
   auto r = run_modgate("policy diff " + policy("a.yaml", kPolicy) + " " +
                        policy("b.yaml", "version: x\nmode: enforce\n"));
