@@ -25,6 +25,7 @@
 #include "policy/bundle.h"
 #include "policy/diff.h"
 #include "policy/init.h"
+#include "policy/merge.h"
 #include "policy/report.h"
 #include "policy/suggest.h"
 
@@ -45,6 +46,8 @@ struct PolicyOptions {
   bool init_keep_going = false;
   unsigned init_jobs = 0;
   std::string suggest_events, suggest_policy, suggest_output;
+  std::vector<std::string> merge_inputs;
+  std::string merge_output;
   bool suggest_json = false;
 };
 
@@ -214,6 +217,27 @@ int run_diff(const PolicyOptions& o) {
   return rc;
 }
 
+// Writes a policy this command generated, to OUTPUT or stdout ("" or "-"). The text must read
+// back as the policy it was generated from; anything else is a bug here, and a policy that does
+// not load is worse than none.
+int write_generated(const std::string& me, const policy::Policy& p,
+                    const std::vector<std::string>& header, const std::string& output) {
+  std::string yaml = policy::policy_to_yaml(p, header);
+  auto back = policy::parse_policy(yaml, output.empty() ? "<output>" : output);
+  if (!back || back->digest != p.digest) {
+    std::cerr << me << ": internal error: generated policy does not read back"
+              << (back ? "" : ":\n" + back.error().message) << "\n";
+    return kExitFailure;
+  }
+  if (output.empty() || output == "-") {
+    std::cout << yaml;
+  } else if (auto w = write_atomically(output, yaml, 0644); !w) {
+    std::cerr << me << ": " << w.error().message << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
 int run_init(const PolicyOptions& o) {
   policy::InitOptions io;
   io.mode = o.init_mode == "enforce" ? policy::Mode::kEnforce : policy::Mode::kDryRun;
@@ -259,22 +283,37 @@ int run_init(const PolicyOptions& o) {
                                           " files left out (see init output)"),
       "Review it, run in dry-run until the events show nothing unexpected, then set mode: enforce.",
       "Format: docs/policy.md"};
-  std::string yaml = policy::policy_to_yaml(report->policy, header);
-  // The generated text must read back as the policy it was generated from; anything else is a bug
-  // here, and a policy that does not load is worse than none.
-  auto back = policy::parse_policy(yaml, o.init_output.empty() ? "<output>" : o.init_output);
-  if (!back || back->digest != report->policy.digest) {
-    std::cerr << "modgate policy init: internal error: generated policy does not read back"
-              << (back ? "" : ":\n" + back.error().message) << "\n";
+  return write_generated("modgate policy init", report->policy, header, o.init_output);
+}
+
+// Merges policies (one per kernel tree, say) into one new version.
+int run_merge(const PolicyOptions& o) {
+  const std::string me = "modgate policy merge";
+  std::vector<policy::MergeInput> inputs;
+  for (const auto& file : o.merge_inputs) {
+    auto p = load(file);
+    if (!p) {
+      std::cerr << p.error().message << "\n";
+      return kExitFailure;
+    }
+    inputs.push_back({file, std::move(*p)});
+  }
+  auto merged = policy::merge_policies(inputs);
+  if (!merged) {
+    std::cerr << me << ": " << merged.error().message << "\n";
     return kExitFailure;
   }
-  if (o.init_output.empty() || o.init_output == "-") {
-    std::cout << yaml;
-  } else if (auto w = write_atomically(o.init_output, yaml, 0644); !w) {
-    std::cerr << "modgate policy init: " << w.error().message << "\n";
-    return kExitFailure;
-  }
-  return kExitOk;
+  std::size_t in_entries = 0;
+  for (const auto& in : inputs) in_entries += in.policy.modules.size();
+  std::string from;
+  for (const auto& in : inputs) from += (from.empty() ? "" : ", ") + in.file;
+  std::cerr << me << ": " << inputs.size() << " policies, " << in_entries << " module entries, "
+            << merged->modules.size() << " after dropping repeats; version " << merged->version
+            << "\n";
+  return write_generated(
+      me, *merged,
+      {"modgate policy merged by 'modgate policy merge' from " + from, "Format: docs/policy.md"},
+      o.merge_output);
 }
 
 // Proposes entries from deny/would-deny events; the operator reviews the summary and the file.
@@ -463,11 +502,34 @@ Runner register_policy(CLI::App& app) {
       "  modgate policy suggest --events all.jsonl --policy /etc/modgate/policy.yaml -o new.yaml\n"
       "  modgate policy suggest --events all.jsonl --json | jq '.suggestions[].name'");
 
+  auto* merge = grp->add_subcommand(
+      "merge", "Unite several policies' entries and kernels into one new version");
+  merge->add_option("POLICY", o->merge_inputs, "Policy files to merge (two or more)")
+      ->required()
+      ->expected(2, -1);
+  merge->add_option("-o,--output", o->merge_output,
+                    "Write the merged policy here (default: stdout)");
+  merge->footer(
+      "Entries are united by (name, sha256), in the order given; an exact repeat is dropped and "
+      "the\n"
+      "first one's descriptive fields kept. kernels: is the union (every kernel if any input "
+      "names\n"
+      "none). Every other setting (mode, rollout, autoload, flags, firmware:/kexec: present or "
+      "not)\n"
+      "must be the same in all inputs, or nothing is written. The version is one above the\n"
+      "highest input's.\n"
+      "Exit status: 0 when the merged policy was written; 1 when an input is invalid or the\n"
+      "inputs cannot be merged (nothing is written then).\n\n"
+      "Example:\n  modgate policy init --kernel 6.1.0-57-amd64 -o 6.1.yaml\n"
+      "  modgate policy init --kernel 6.12.118+deb13-amd64 -o 6.12.yaml\n"
+      "  modgate policy merge 6.1.yaml 6.12.yaml -o policy.yaml");
+
   auto bundle = register_policy_bundle(*grp);
 
-  return [o, check, show, diff, init, suggest, bundle]() -> int {
+  return [o, check, show, diff, init, suggest, merge, bundle]() -> int {
     if (auto rc = bundle()) return *rc;
     if (init->parsed()) return run_init(*o);
+    if (merge->parsed()) return run_merge(*o);
     if (suggest->parsed()) return run_suggest(*o);
     if (check->parsed()) return run_check(*o);
     if (show->parsed()) return run_show(*o);

@@ -154,6 +154,40 @@ TEST_F(PolicyCli, DiffExitCodeSaysWhetherThePoliciesDiffer) {
   EXPECT_EQ(run_modgate("policy diff " + a + " " + b).rc, 0);
 }
 
+TEST_F(PolicyCli, MergeWritesOnePolicyThatChecks) {
+  std::string a = policy("a.yaml",
+                         "version: 2\nmode: dry-run\nkernels: [\"6.1.0-57-amd64\"]\n"
+                         "modules:\n  - {name: a, sha256: " +
+                             hash_hex(1) + "}\n");
+  std::string b = policy("b.yaml",
+                         "version: 5\nmode: dry-run\nkernels: [\"7.3.4+deb13-amd64\"]\n"
+                         "modules:\n  - {name: a, sha256: " +
+                             hash_hex(1) + "}\n  - {name: c, sha256: " + hash_hex(3) + "}\n");
+  std::string out = (t_.path() / "merged.yaml").string();
+  auto r = run_modgate("policy merge " + a + " " + b + " -o " + out);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.err,
+              HasSubstr("2 policies, 3 module entries, 2 after dropping repeats; version 6"));
+  auto check = run_modgate("policy show --json " + out);
+  ASSERT_EQ(check.rc, 0) << check.err;
+  auto j = nlohmann::json::parse(check.out);
+  EXPECT_EQ(j["version"], 6);
+  EXPECT_EQ(j["kernels"], nlohmann::json::array({"6.1.0-57-amd64", "7.3.4+deb13-amd64"}));
+}
+
+TEST_F(PolicyCli, MergeOfDisagreeingPoliciesWritesNothing) {
+  std::string a = policy("a.yaml", kPolicy);
+  std::string b = policy("b.yaml", "version: 1\nmode: dry-run\nmodules: []\nallow_empty: true\n");
+  std::string out = (t_.path() / "merged.yaml").string();
+  auto r = run_modgate("policy merge " + a + " " + b + " -o " + out);
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_THAT(r.err,
+              HasSubstr("cannot merge policies whose settings differ: mode enforce in " + a));
+  EXPECT_FALSE(fs::exists(out));
+  auto one = run_modgate("policy merge " + a);
+  EXPECT_EQ(one.rc, 2) << "one policy is no merge";
+}
+
 TEST_F(PolicyCli, DiffWithAnInvalidSideFails) {
   auto r = run_modgate("policy diff " + policy("a.yaml", kPolicy) + " " +
                        policy("b.yaml", "version: x\nmode: enforce\n"));
