@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "agent/util/atomic_file.h"
@@ -112,6 +113,7 @@ std::variant<Candidate, Refusal> Admission::decode(std::string bytes, const std:
       return refusal(std::string(policy::refusal_name(v.error().reason)), m.substr(0, nl),
                      nl == std::string::npos ? std::string() : m.substr(nl + 1));
     }
+    for (const auto& w : v->policy.warnings) std::cerr << "modgate: " << w << "\n";
     Candidate c{v->policy, std::move(bytes), std::move(v.value()), source};
     return c;
   }
@@ -122,6 +124,7 @@ std::variant<Candidate, Refusal> Admission::decode(std::string bytes, const std:
                        "verify it; start it with --trust DIR (docs/fleet.md)");
   auto p = policy::parse_policy(bytes, source);
   if (!p) return refusal("invalid", "the policy in " + source + " is invalid", p.error().message);
+  for (const auto& w : p->warnings) std::cerr << "modgate: " << w << "\n";
   return Candidate{std::move(*p), std::move(bytes), std::nullopt, source};
 }
 

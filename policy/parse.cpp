@@ -16,6 +16,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -46,6 +47,7 @@ struct Diag {
   int col = 0;   // 1-based, in bytes once format() has run
   std::string message;
   bool col_in_chars = false;  // from a libyaml mark, which counts characters
+  bool warning = false;       // reported, but the policy stands (Policy::warnings)
 };
 
 // A position as libyaml reports it: 0-based line and column, the column in characters. line -1
@@ -607,6 +609,10 @@ class Parser {
       diags_.push_back({m.line + 1, m.col + 1, std::move(msg), true});
   }
   void error(Node& n, std::string msg) { error_at(n.Mark(), std::move(msg)); }
+  void warn_at(Pos m, std::string msg) {
+    error_at(m, "warning: " + std::move(msg));
+    diags_.back().warning = true;
+  }
 
   // Iterates a mapping's pairs, rejecting non-scalar and duplicate keys (YAML forbids repeated
   // keys, but neither parser refuses them). `where` names the mapping in messages. Each value is
@@ -967,10 +973,11 @@ void Parser::parse_entry(Section sec, Node& item, std::vector<ModuleEntry>& out)
   auto [pos, inserted] = hashes_[sec].emplace(e.sha256, Seen{out.size(), e.line});
   if (!inserted) {
     const std::string& first = out[pos->second.index].name;
+    // The same module twice (concatenated `policy init` outputs): one entry, and a word about it.
     if (first == e.name)
-      error_at(hash_mark, "sha256 " + to_hex(e.sha256) + " of " + quote(e.name) +
-                              " is listed twice (first at line " +
-                              std::to_string(pos->second.line) + ")");
+      warn_at(hash_mark, "sha256 " + to_hex(e.sha256) + " of " + quote(e.name) +
+                             " is listed twice (first at line " + std::to_string(pos->second.line) +
+                             "); the repeat is left out");
     else
       error_at(hash_mark, "sha256 " + to_hex(e.sha256) + " is listed under " + quote(e.name) +
                               " and under " + quote(first) + " at line " +
@@ -1284,7 +1291,15 @@ Result<Policy> parse_policy(std::string_view text, const std::string& filename) 
     diags.push_back(yaml_error_diag(e, text, lines));
     return Error{format(filename, std::move(diags), &lines)};
   }
+  std::vector<Diag> warnings;
+  for (const auto& d : diags)
+    if (d.warning) warnings.push_back(d);
+  std::erase_if(diags, [](const Diag& d) { return d.warning; });
   if (!diags.empty()) return Error{format(filename, std::move(diags), &lines)};
+  if (!warnings.empty()) {
+    std::istringstream text_lines(format(filename, std::move(warnings), &lines));
+    for (std::string line; std::getline(text_lines, line);) p.warnings.push_back(line);
+  }
   p.digest = policy_digest(p);
   return p;
 }

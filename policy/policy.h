@@ -65,6 +65,9 @@ struct Policy {
   // the agent, what would switch modgate off.
   bool protect = false;
   Sha256 digest{};  // canonical digest (docs/policy.md), filled by the parser
+  // What the parser reported without refusing the file, as FILE:LINE:COL: warning: ... lines
+  // (an entry listed twice). Not part of the policy: the digest ignores them.
+  std::vector<std::string> warnings;
 };
 
 // A policy is a text file an operator writes; anything bigger than this is refused before reading

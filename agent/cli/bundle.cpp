@@ -147,6 +147,7 @@ int run_sign(const BundleOptions& o) {
     return kExitFailure;
   }
   auto p = policy::parse_policy(*text, o.sign_policy);  // valid: sign_bundle checked it
+  for (const auto& w : p->warnings) std::cerr << w << "\n";
   (to_stdout ? std::cerr : std::cout)
       << (to_stdout ? std::string("<stdout>") : o.sign_output) << ": policy version " << p->version
       << ", digest " << to_hex(p->digest) << ", key id " << key->id() << ", created " << created

@@ -68,6 +68,7 @@ Result<policy::Policy> load(const std::string& file) {
   // compile() holds (docs/performance.md).
   std::string().swap(*text);
   if (!p) return p;
+  for (const auto& w : p->warnings) std::cerr << w << "\n";
   // Everything compile() refuses the parser refuses first; this keeps `check` honest should the
   // two ever drift apart.
   if (auto c = policy::compile(*p); !c) return Error{file + ": " + c.error().message};
@@ -167,7 +168,8 @@ int run_check(const PolicyOptions& o) {
                                                 : nlohmann::ordered_json(nullptr)},
                        {"kexec", p->kexec ? nlohmann::ordered_json(p->kexec->size())
                                           : nlohmann::ordered_json(nullptr)},
-                       {"digest", to_hex(p->digest)}});
+                       {"digest", to_hex(p->digest)},
+                       {"warnings", p->warnings}});
     else if (!o.quiet)
       std::cout << f << ": " << out.good("ok") << ", "
                 << out.mode(std::string(policy::mode_name(p->mode))) << ", " << p->modules.size()

@@ -188,6 +188,18 @@ TEST_F(PolicyCli, MergeOfDisagreeingPoliciesWritesNothing) {
   EXPECT_EQ(one.rc, 2) << "one policy is no merge";
 }
 
+TEST_F(PolicyCli, CheckWarnsOfARepeatedEntryAndPasses) {
+  std::string f = policy("twice.yaml", kPolicy + "  - name: a\n    sha256: " + hash_hex(1) + "\n");
+  auto r = run_modgate("policy check " + f);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.err,
+              HasSubstr(f + ":9:13: warning: sha256 " + hash_hex(1) +
+                        " of 'a' is listed twice (first at line 4); the repeat is left out"));
+  EXPECT_THAT(r.out, HasSubstr("2 module entries"));
+  auto j = nlohmann::json::parse(run_modgate("policy check --json " + f).out);
+  EXPECT_EQ(j["files"][0]["warnings"].size(), 1u);
+}
+
 TEST_F(PolicyCli, DiffWithAnInvalidSideFails) {
   auto r = run_modgate("policy diff " + policy("a.yaml", kPolicy) + " " +
                        policy("b.yaml", "version: x\nmode: enforce\n"));

@@ -199,10 +199,15 @@ TEST(PolicyParse, DuplicateHashWithinFirmwareOrKexecSection) {
               HasSubstr("p.yaml:5:25: sha256 " + kH1 +
                         " is listed under 'b.bin' and under 'a.bin' at line 4; one file "
                         "cannot be two firmware files"));
-  EXPECT_THAT(
-      errors("version: 1\nmode: dry-run\nkexec:\n- {name: k, sha256: " + kH1 +
-             "}\n- {name: k, sha256: " + kH1 + "}\n"),
-      HasSubstr("p.yaml:5:21: sha256 " + kH1 + " of 'k' is listed twice (first at line 4)"));
+  auto k = parse_policy("version: 1\nmode: dry-run\nkexec:\n- {name: k, sha256: " + kH1 +
+                            "}\n- {name: k, sha256: " + kH1 + "}\n",
+                        "p.yaml");
+  ASSERT_TRUE(k.ok()) << k.error().message;
+  EXPECT_EQ(k->kexec->size(), 1u);
+  ASSERT_EQ(k->warnings.size(), 1u);
+  EXPECT_EQ(k->warnings[0],
+            "p.yaml:5:21: warning: sha256 " + kH1 +
+                " of 'k' is listed twice (first at line 4); the repeat is left out");
 }
 
 TEST(PolicyParse, UppercaseHashIsAcceptedAndNormalised) {
@@ -290,11 +295,26 @@ TEST(PolicyParse, EntryWithoutNameOrHash) {
   EXPECT_THAT(e, HasSubstr("p.yaml:6:3: a 'modules' entry must be a mapping"));
 }
 
-TEST(PolicyParse, DuplicateHashUnderSameName) {
-  EXPECT_THAT(
-      errors("version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + kH1 +
-             "\n- name: a\n  sha256: " + kH1 + "\n"),
-      HasSubstr("p.yaml:7:11: sha256 " + kH1 + " of 'a' is listed twice (first at line 4)"));
+// Concatenated `policy init` outputs repeat entries: the same module twice is one entry and a
+// warning, and the policy means exactly what it means with the entry once.
+TEST(PolicyParse, DuplicateHashUnderSameNameIsAWarning) {
+  const std::string once =
+      "version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + kH1 + "\n";
+  auto r = parse_policy(once + "- name: a\n  sha256: " + kH1 + "\n  path: other/a.ko\n", "p.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->modules.size(), 1u);
+  EXPECT_FALSE(r->modules[0].path) << "the first entry is the one kept";
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_EQ(r->warnings[0],
+            "p.yaml:7:11: warning: sha256 " + kH1 +
+                " of 'a' is listed twice (first at line 4); the repeat is left out");
+  auto single = parse_policy(once, "p.yaml");
+  ASSERT_TRUE(single.ok());
+  EXPECT_EQ(r->digest, single->digest);
+  EXPECT_TRUE(single->warnings.empty());
+  // A real error elsewhere still refuses the file, and the warning does not hide it.
+  EXPECT_THAT(errors(once + "- name: a\n  sha256: " + kH1 + "\nbogus: 1\n"),
+              HasSubstr("unknown key 'bogus'"));
 }
 
 TEST(PolicyParse, SameHashUnderTwoNames) {
@@ -307,9 +327,13 @@ TEST(PolicyParse, SameHashUnderTwoNames) {
 TEST(PolicyParse, SameHashInDifferentCaseIsStillADuplicate) {
   std::string upper = kH1;
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  EXPECT_THAT(errors("version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + kH1 +
-                     "\n- name: a\n  sha256: " + upper + "\n"),
-              HasSubstr("is listed twice"));
+  auto r = parse_policy("version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + kH1 +
+                            "\n- name: a\n  sha256: " + upper + "\n",
+                        "p.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->modules.size(), 1u);
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_THAT(r->warnings[0], HasSubstr("is listed twice"));
 }
 
 TEST(PolicyParse, ModuleNameValidation) {
@@ -453,9 +477,12 @@ TEST(PolicyParse, AliasesRepeatTheAnchoredNode) {
   EXPECT_EQ(r->modules[1].signer, "Debian Secure Boot CA");
   EXPECT_EQ(r->autoload.allow, (std::vector<std::string>{"6.1.*"}));
   // A repeated entry is the same entry twice, reported where the anchored one is.
-  EXPECT_THAT(
-      errors("version: 1\nmode: dry-run\nmodules:\n- &e {name: a, sha256: " + kH1 + "}\n- *e\n"),
-      HasSubstr("p.yaml:4:24: sha256 " + kH1 + " of 'a' is listed twice (first at line 4)"));
+  auto rep = parse_policy(
+      "version: 1\nmode: dry-run\nmodules:\n- &e {name: a, sha256: " + kH1 + "}\n- *e\n", "p.yaml");
+  ASSERT_TRUE(rep.ok()) << rep.error().message;
+  ASSERT_EQ(rep->warnings.size(), 1u);
+  EXPECT_THAT(rep->warnings[0], HasSubstr("p.yaml:4:24: warning: sha256 " + kH1 +
+                                          " of 'a' is listed twice (first at line 4)"));
 }
 
 TEST(PolicyParse, AliasInsideItsOwnAnchorIsRefused) {
