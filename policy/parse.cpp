@@ -810,7 +810,17 @@ void Parser::parse_root(Node& root, Policy& p) {
   bool mode_valid = false;
   for_each_key(root, "the policy", [&](const std::string& k, Node& key, Node& v) {
     if (k == "version") {
-      if (auto n = get_uint(key, v, "'version'")) p.version = *n;
+      if (auto n = get_uint(key, v, "'version'")) {
+        p.version = *n;
+        // Valid, and almost certainly a mistake: where signed policies must be newer than the
+        // one in force, nothing can follow it.
+        if (*n == std::numeric_limits<std::uint64_t>::max())
+          warn_at(v.Mark(),
+                  "version " + std::to_string(*n) +
+                      " is the highest possible: on a host that takes signed policies (--trust) "
+                      "no later policy can ever replace it, short of resetting the host's "
+                      "anti-rollback mark");
+      }
       have_version = true;
     } else if (k == "mode") {
       have_mode = true;

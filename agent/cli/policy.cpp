@@ -5,7 +5,9 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -45,7 +47,8 @@ struct PolicyOptions {
   std::string init_from, init_kernel, init_mode = "dry-run", init_output;
   bool init_keep_going = false;
   unsigned init_jobs = 0;
-  std::string suggest_events, suggest_policy, suggest_output;
+  std::vector<std::string> suggest_events;
+  std::string suggest_policy, suggest_output;
   std::vector<std::string> merge_inputs;
   std::string merge_output;
   bool suggest_json = false;
@@ -318,6 +321,51 @@ int run_merge(const PolicyOptions& o) {
       o.merge_output);
 }
 
+// Event files read back to back, each ending its last line, with where each one starts so that a
+// line of the whole names its file and its own line again.
+struct EventFiles {
+  std::string text;
+  struct Part {
+    std::string file;
+    std::size_t first_line;  // 1-based line of the whole where the file starts
+  };
+  std::vector<Part> parts;
+
+  // "LINE: reason" of the whole as "FILE:LINE: reason" of the file it came from.
+  std::string where(const std::string& m) const {
+    std::size_t line = std::strtoull(m.c_str(), nullptr, 10);
+    const Part* part = &parts.front();
+    for (const auto& p : parts)
+      if (p.first_line <= line) part = &p;
+    return part->file + ":" + std::to_string(line - part->first_line + 1) + m.substr(m.find(':'));
+  }
+};
+
+Result<EventFiles> read_event_files(const std::vector<std::string>& files) {
+  EventFiles out;
+  std::size_t lines = 0;
+  bool stdin_used = false;
+  for (const auto& f : files) {
+    std::string text;
+    if (f == "-") {
+      if (stdin_used) return Error{"'-' (standard input) can be given only once"};
+      stdin_used = true;
+      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+      if (std::cin.bad()) return Error{"error reading standard input"};
+    } else {
+      std::ifstream in(f, std::ios::binary);
+      if (!in) return Error{"cannot read " + f};
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      if (in.bad()) return Error{"error reading " + f};
+    }
+    if (!text.empty() && text.back() != '\n') text += '\n';
+    out.parts.push_back({f, lines + 1});
+    lines += static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    out.text += text;
+  }
+  return out;
+}
+
 // Proposes entries from deny/would-deny events; the operator reviews the summary and the file.
 int run_suggest(const PolicyOptions& o) {
   const std::string me = "modgate policy suggest: ";
@@ -330,17 +378,15 @@ int run_suggest(const PolicyOptions& o) {
     }
     old = std::move(*p);
   }
-  std::ifstream in(o.suggest_events, std::ios::binary);
-  if (!in) {
-    std::cerr << me << "cannot read " << o.suggest_events << "\n";
+  auto events = read_event_files(o.suggest_events);
+  if (!events) {
+    std::cerr << me << events.error().message << "\n";
     return kExitFailure;
   }
-  std::string events((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    std::cerr << me << "error reading " << o.suggest_events << "\n";
-    return kExitFailure;
-  }
-  auto r = policy::suggest_from_events(events, old ? &*old : nullptr);
+  auto r = policy::suggest_from_events(events->text, old ? &*old : nullptr);
+  for (auto& m : r.malformed) m = events->where(m);
+  std::string sources;
+  for (const auto& f : o.suggest_events) sources += (sources.empty() ? "" : ", ") + f;
   if (o.suggest_json) {
     // The report for a review tool; the proposed policy goes to -o when given.
     auto j = nlohmann::ordered_json{{"events", o.suggest_events},
@@ -367,8 +413,7 @@ int run_suggest(const PolicyOptions& o) {
     return kExitOk;
   }
   if (r.suggestions.empty()) {
-    for (const auto& m : r.malformed)
-      std::cerr << o.suggest_events << ":" << m << " (line skipped)\n";
+    for (const auto& m : r.malformed) std::cerr << m << " (line skipped)\n";
     std::cerr << me << r.lines << " lines, " << r.malformed.size() << " malformed, " << r.denials
               << " denied loads, " << r.already_listed
               << " already listed: nothing to add, no policy written\n";
@@ -376,7 +421,7 @@ int run_suggest(const PolicyOptions& o) {
   }
 
   std::vector<std::string> header = {
-      "modgate policy proposed by 'modgate policy suggest' from " + o.suggest_events +
+      "modgate policy proposed by 'modgate policy suggest' from " + sources +
           (old ? " and " + o.suggest_policy : std::string()),
       std::to_string(r.suggestions.size()) + " entries suggested from " +
           std::to_string(r.denials) + " denied loads; review every one before applying.",
@@ -392,7 +437,7 @@ int run_suggest(const PolicyOptions& o) {
   // The summary goes where the policy does not, so `suggest > new.yaml` stays a clean file.
   bool yaml_to_stdout = o.suggest_output.empty() || o.suggest_output == "-";
   std::ostream& sum = yaml_to_stdout ? std::cerr : std::cout;
-  for (const auto& m : r.malformed) sum << o.suggest_events << ":" << m << " (line skipped)\n";
+  for (const auto& m : r.malformed) sum << m << " (line skipped)\n";
   sum << r.lines << " lines, " << r.malformed.size() << " malformed, " << r.denials
       << " denied loads, " << r.already_listed << " already listed, " << r.suggestions.size()
       << " hashes to add\n";
@@ -486,8 +531,12 @@ Runner register_policy(CLI::App& app) {
 
   auto* suggest = grp->add_subcommand(
       "suggest", "Propose entries to add from deny and would-deny module_load events");
-  suggest->add_option("--events", o->suggest_events, "JSON-lines event file(s), concatenated")
-      ->required();
+  suggest
+      ->add_option("--events", o->suggest_events,
+                   "JSON-lines event files, read one after the other (repeat the option or "
+                   "list several); - reads standard input")
+      ->required()
+      ->expected(1, -1);
   suggest->add_option("--policy", o->suggest_policy,
                       "The policy in force: the proposal adds to it with its version + 1");
   suggest->add_flag("--json", o->suggest_json,
@@ -500,9 +549,12 @@ Runner register_policy(CLI::App& app) {
       "else \"unknown\") and counts. Malformed lines are skipped and named. The summary and a\n"
       "'policy diff' against the old policy go to standard error when the policy goes to stdout.\n"
       "Exit status: 0 when a proposal was written; 1 when a file could not be read.\n\n"
-      "Example:\n  cat host*/events.jsonl > all.jsonl\n"
-      "  modgate policy suggest --events all.jsonl --policy /etc/modgate/policy.yaml -o new.yaml\n"
-      "  modgate policy suggest --events all.jsonl --json | jq '.suggestions[].name'");
+      "Malformed lines are named FILE:LINE of the file they are in.\n\n"
+      "Examples:\n"
+      "  modgate policy suggest --events host*/events.jsonl --policy /etc/modgate/policy.yaml "
+      "-o new.yaml\n"
+      "  journalctl -u modgate -o cat | modgate policy suggest --events - --json | jq "
+      "'.suggestions[].name'");
 
   auto* merge = grp->add_subcommand(
       "merge", "Unite several policies' entries and kernels into one new version");

@@ -297,6 +297,19 @@ TEST(PolicyParse, EntryWithoutNameOrHash) {
 
 // Concatenated `policy init` outputs repeat entries: the same module twice is one entry and a
 // warning, and the policy means exactly what it means with the entry once.
+TEST(PolicyParse, HighestPossibleVersionIsAWarning) {
+  auto r = parse_policy("version: 18446744073709551615\nmode: dry-run\nmodules: []\n", "p.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->version, 18446744073709551615ull);
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_THAT(r->warnings[0], HasSubstr("p.yaml:1:10: warning: version 18446744073709551615 is "
+                                        "the highest possible"));
+  auto below =
+      parse_policy("version: 18446744073709551614\nmode: dry-run\nmodules: []\n", "p.yaml");
+  ASSERT_TRUE(below.ok());
+  EXPECT_TRUE(below->warnings.empty());
+}
+
 TEST(PolicyParse, DuplicateHashUnderSameNameIsAWarning) {
   const std::string once =
       "version: 1\nmode: dry-run\nmodules:\n- name: a\n  sha256: " + kH1 + "\n";

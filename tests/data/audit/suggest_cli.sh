@@ -48,7 +48,7 @@ python3 - "$tmp/report.json" "$b" <<'PY' || fail "--json report: $(cat "$tmp/rep
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["lines"] == 4 and r["denials"] == 3 and r["already_listed"] == 1, r
-assert r["malformed"] == ["3: not JSON"], r["malformed"]
+assert len(r["malformed"]) == 1 and r["malformed"][0].endswith("/events.jsonl:3: not JSON"), r["malformed"]
 assert r["proposed_version"] == 5, r
 s = r["suggestions"]
 assert [(x["name"], x["sha256"], x["count"], x["hosts"]) for x in s] == \
@@ -56,6 +56,25 @@ assert [(x["name"], x["sha256"], x["count"], x["hosts"]) for x in s] == \
 PY
 cmp -s "$tmp/new.yaml" "$tmp/new2.yaml" || "$modgate" policy diff "$tmp/new.yaml" "$tmp/new2.yaml" |
 	grep -q "no differences" || fail "--json -o wrote another policy than without --json"
+
+# Several files, and standard input: the same report, a malformed line named in its own file.
+head -n2 "$tmp/events.jsonl" >"$tmp/e1.jsonl"
+tail -n2 "$tmp/events.jsonl" >"$tmp/e2.jsonl"
+"$modgate" policy suggest --events "$tmp/e1.jsonl" "$tmp/e2.jsonl" --policy "$tmp/old.yaml" \
+	-o "$tmp/new3.yaml" >"$tmp/summary3" || fail "two files: exit $?"
+grep -q 'e2.jsonl:1: not JSON' "$tmp/summary3" || fail "malformed line not named in its file: $(cat "$tmp/summary3")"
+"$modgate" policy diff --exit-code "$tmp/new.yaml" "$tmp/new3.yaml" >/dev/null ||
+	fail "two files proposed another policy than their concatenation"
+"$modgate" policy suggest --events - --policy "$tmp/old.yaml" -o "$tmp/new4.yaml" \
+	<"$tmp/events.jsonl" >"$tmp/summary4" || fail "stdin: exit $?"
+grep -q -- '-:3: not JSON' "$tmp/summary4" || fail "stdin's malformed line: $(cat "$tmp/summary4")"
+"$modgate" policy diff --exit-code "$tmp/new.yaml" "$tmp/new4.yaml" >/dev/null ||
+	fail "stdin proposed another policy than the file"
+
+rc=0
+"$modgate" policy suggest --events - - </dev/null >/dev/null 2>"$tmp/err" || rc=$?
+[[ $rc == 1 ]] || fail "stdin twice: exit $rc"
+grep -q "only once" "$tmp/err" || fail "stdin twice: $(cat "$tmp/err")"
 
 rc=0
 "$modgate" policy suggest --events "$tmp/missing.jsonl" >/dev/null 2>"$tmp/err" || rc=$?
