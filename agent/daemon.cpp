@@ -31,6 +31,7 @@
 #include "agent/bpf/enforcer.h"
 #include "agent/bpf/libbpf_log.h"
 #include "agent/control/protocol.h"
+#include "agent/disarm.h"
 #include "agent/events.h"
 #include "agent/fleet/pull.h"
 #include "agent/protect.h"
@@ -747,7 +748,7 @@ ordered_json Daemon::handle_request(const std::string& req) {
       auto removed = Enforcer::unpin_all(o_.pin_dir);
       if (!removed) return {{"ok", false}, {"error", removed.error().message}};
       ::unlink((dirname_of(o_.socket_path) + "/" + policy::kPreloadedFileName).c_str());
-      return {{"ok", true}, {"removed", *removed}};
+      return {{"ok", true}, {"removed", unpinned_json(*removed)}};
     }
   }
   return {{"ok", false}, {"error", "unhandled command"}};

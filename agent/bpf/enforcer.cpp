@@ -89,8 +89,8 @@ std::vector<std::string> subdirs(const std::string& dir) {
 }
 
 // Removes the pins in one object directory, then the directory. Links whose last reference was
-// the pin detach here.
-Result<Ok> unpin_dir(const std::string& dir) {
+// the pin detach here. Counts what it removed into `out` when given.
+Result<Ok> unpin_dir(const std::string& dir, Enforcer::Unpinned* out = nullptr) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) {
     if (errno == ENOENT) return Ok{};
@@ -122,6 +122,10 @@ Result<Ok> unpin_dir(const std::string& dir) {
                                    : std::string())};
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
     return Error{"cannot remove " + dir + ": " + errstr(errno)};
+  if (out) {
+    out->dirs.push_back(dir);
+    for (const auto& n : names) (n.rfind("link_", 0) == 0 ? out->links : out->other_pins)++;
+  }
   for (__u32 id : prog_ids) {
     for (int i = 0;; i++) {
       int fd = bpf_prog_get_fd_by_id(id);
@@ -133,6 +137,7 @@ Result<Ok> unpin_dir(const std::string& dir) {
             " still exists 10 s after its pin was removed; is another process holding it?"};
       ::usleep(10000);
     }
+    if (out) out->programs_gone++;
   }
   return Ok{};
 }
@@ -428,12 +433,10 @@ bool Enforcer::pinned_policy_exists(const std::string& pin_dir) {
   return false;
 }
 
-Result<int> Enforcer::unpin_all(const std::string& pin_dir) {
-  int removed = 0;
-  for (const auto& d : subdirs(pin_dir)) {
-    if (auto r = unpin_dir(pin_dir + "/" + d); !r) return r.error();
-    removed++;
-  }
+Result<Enforcer::Unpinned> Enforcer::unpin_all(const std::string& pin_dir) {
+  Unpinned removed;
+  for (const auto& d : subdirs(pin_dir))
+    if (auto r = unpin_dir(pin_dir + "/" + d, &removed); !r) return r.error();
   ::rmdir(pin_dir.c_str());
   return removed;
 }

@@ -76,9 +76,16 @@ class Enforcer {
   // Whether some modgate object's policy map is pinned under pin_dir (adoption is possible).
   static bool pinned_policy_exists(const std::string& pin_dir);
 
+  // What unpin_all removed, for `modgate disarm` to say.
+  struct Unpinned {
+    std::vector<std::string> dirs;  // object directories (one per BPF object build)
+    int links = 0;                  // link pins: each one an attached program
+    int programs_gone = 0;          // programs that no longer exist afterwards
+    int other_pins = 0;             // maps and anything else pinned there
+  };
   // Removes every pin under pin_dir (this object's and any other's). Programs stay attached only
   // while some process (this one included) holds their links.
-  static Result<int> unpin_all(const std::string& pin_dir);
+  static Result<Unpinned> unpin_all(const std::string& pin_dir);
   // Drops this process's own references, so that after unpin_all nothing is attached.
   void release();
 

@@ -13,6 +13,7 @@
 #include "agent/cli/commands.h"
 #include "agent/cli/style.h"
 #include "agent/control/protocol.h"
+#include "agent/disarm.h"
 #include "agent/report/prometheus.h"
 #include "policy/policy.h"
 #include "policy/preloaded.h"
@@ -215,8 +216,10 @@ Runner register_disarm(CLI::App& app) {
         std::cerr << "modgate disarm: " << str(*j, "error") << "\n";
         return kExitFailure;
       }
-      std::cout << "modgate disarm: the agent removed its pins and exited.\n"
-                   "Module loads are no longer checked.\n";
+      std::cout << "modgate disarm: the agent "
+                << describe_unpinned(j->value("removed", nlohmann::ordered_json::object()),
+                                     o->pin_dir)
+                << ", and exited.\nModule loads are no longer checked.\n";
       return kExitOk;
     }
     auto removed = Enforcer::unpin_all(o->pin_dir);
@@ -228,7 +231,8 @@ Runner register_disarm(CLI::App& app) {
     auto slash = o->socket.find_last_of('/');
     if (slash != std::string::npos)
       ::unlink((o->socket.substr(0, slash + 1) + policy::kPreloadedFileName).c_str());
-    std::cout << "modgate disarm: no agent was running; removed the pins in " << o->pin_dir
+    std::cout << "modgate disarm: no agent was running; "
+              << describe_unpinned(unpinned_json(*removed), o->pin_dir)
               << ".\nModule loads are no longer checked.\n";
     return kExitOk;
   };

@@ -39,10 +39,18 @@ grep -q "adopted the pinned programs" "$AGENT_ERR" || fail "agent did not adopt 
 grep -q "another modgate agent is running" /tmp/second.out || fail "second agent: $(cat /tmp/second.out)"
 pass "second agent refused"
 
-# disarm: the one way to stop enforcing.
-"$MODGATE" disarm || fail "disarm failed"
+# disarm: the one way to stop enforcing. It says what it removed: the object's directory, its
+# links (every one a program that is now detached) and its maps; a second one finds nothing.
+links=$(ls "$(pin_tag_dir)" | grep -c '^link_')
+"$MODGATE" disarm >/tmp/disarm.out 2>&1 || fail "disarm failed: $(cat /tmp/disarm.out)"
 wait "$AGENT_PID" || fail "agent exited non-zero after disarm"
 AGENT_PID=
 [ ! -e /sys/fs/bpf/modgate ] || fail "pins left after disarm"
+grep -q "the agent removed 1 object directory (/sys/fs/bpf/modgate/[0-9a-f]*): $links links ($links programs detached) and [1-9][0-9]* maps and other pins, and exited" /tmp/disarm.out ||
+	fail "disarm does not say what it removed ($links links): $(cat /tmp/disarm.out)"
+"$MODGATE" disarm >/tmp/disarm2.out 2>&1 || fail "a second disarm failed: $(cat /tmp/disarm2.out)"
+grep -q "no agent was running; nothing was pinned in /sys/fs/bpf/modgate: nothing was enforcing" /tmp/disarm2.out ||
+	fail "a second disarm claims to remove something: $(cat /tmp/disarm2.out)"
+pass "disarm said: $(head -n1 /tmp/disarm.out); then: $(head -n1 /tmp/disarm2.out)"
 expect_errno 0 "$LOADMOD" finit "$minix" $flag
 pass "after disarm minix loads"
