@@ -206,8 +206,8 @@ struct mg_event {
 #define MG_TAMPER_MODPROBE_PATH 11 /* opening /proc/sys/kernel/modprobe for writing */
 #define MG_TAMPER_AGENT_FILE 12	   /* opening a file mapped into the agent for writing */
 #define MG_TAMPER_FTRACE 13	   /* opening /proc/sys/kernel/ftrace_enabled for writing */
-#define MG_TAMPER_SIGIO 14	   /* a signal to the agent through an fd's owner (F_SETOWN, O_ASYNC) */
-#define MG_TAMPER_LOCKDOWN 15	   /* an integrity-class lockdown reason (entry: the kernel's value) */
+#define MG_TAMPER_SIGIO 14    /* a signal to the agent through an fd's owner (F_SETOWN, O_ASYNC) */
+#define MG_TAMPER_LOCKDOWN 15 /* an integrity-class lockdown reason (entry: the kernel's value) */
 #define MG_TAMPER_COUNT 16
 
 /* Who the agent is and where its pins live; one element, written by the agent. */
@@ -228,9 +228,9 @@ struct mg_guard {
  * not the ones the hooks see.
  */
 struct mg_whoami {
-	__u32 tgid;		/* the thread group, in the initial pid namespace */
+	__u32 tgid; /* the thread group, in the initial pid namespace */
 	__u32 _pad;
-	__u64 start_boottime;	/* the group leader's start_boottime, ns */
+	__u64 start_boottime; /* the group leader's start_boottime, ns */
 };
 
 /* Keys of the guard_ids set: what belongs to modgate. */

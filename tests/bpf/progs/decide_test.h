@@ -62,9 +62,10 @@ struct mg_decide_args {
 #define MG_DT_GUARD_OBJECT 1  /* guard_object(kind, dev, id, op, entry, size, name) */
 #define MG_DT_TAMPER 2	      /* tamper(policy config, op, entry, size, name) */
 #define MG_DT_IS_AGENT 3      /* ret = current_is_agent(), agent_self = task_is_agent(current) */
-#define MG_DT_GUARD_TASK 4    /* guard_task(parent of the caller, or the caller with target_self,
-			       * allowed, by_current, op, entry) */
-#define MG_DT_GUARD_MAP 5     /* guard_map(one of this object's maps, by map_sel) */
+#define MG_DT_GUARD_TASK                                                                           \
+	4		       /* guard_task(parent of the caller, or the caller with target_self, \
+				* allowed, by_current, op, entry) */
+#define MG_DT_GUARD_MAP 5      /* guard_map(one of this object's maps, by map_sel) */
 #define MG_DT_GUARD_LOCKDOWN 6 /* guard_lockdown(entry) */
 
 /* guard_map's target. */
@@ -81,15 +82,15 @@ struct mg_guard_args {
 	__u32 kind;  /* guard_object: MG_GUARD_* */
 	__u32 dev;
 	__u64 id;
-	__u32 op;	  /* guard_object, tamper, guard_task: MG_TAMPER_* */
-	__u32 entry;	  /* guard_object, tamper, guard_task */
-	__u64 size;	  /* guard_object, tamper */
-	__u32 allowed;	  /* guard_task */
-	__u32 by_current; /* guard_task: the current task is the one asking */
+	__u32 op;	   /* guard_object, tamper, guard_task: MG_TAMPER_* */
+	__u32 entry;	   /* guard_object, tamper, guard_task */
+	__u64 size;	   /* guard_object, tamper */
+	__u32 allowed;	   /* guard_task */
+	__u32 by_current;  /* guard_task: the current task is the one asking */
 	__u32 target_self; /* guard_task: the target is the caller, not its parent */
-	__u32 map_sel;	  /* guard_map: MG_DT_MAP_* */
-	__s32 ret;	  /* out */
-	__s32 agent_self; /* out, MG_DT_IS_AGENT */
+	__u32 map_sel;	   /* guard_map: MG_DT_MAP_* */
+	__s32 ret;	   /* out */
+	__s32 agent_self;  /* out, MG_DT_IS_AGENT */
 	char name[16];
 	__u8 attr[MG_DT_ATTR_LEN] __attribute__((aligned(8)));
 };
