@@ -310,6 +310,20 @@ std::string HttpsServer::plain_url(std::string_view path) const {
 
 std::string HttpsServer::access_log() const { return slurp(dir_ + "/access.log"); }
 
+std::string HttpsServer::access_log_for(std::string_view uri, std::size_t n) const {
+  const std::string prefix = std::string(uri) + " ";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    std::string log = access_log();
+    std::size_t lines = 0;
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(prefix, 0) == 0) lines++;
+    if (lines >= n || std::chrono::steady_clock::now() >= deadline) return log;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 void HttpsServer::put(const std::string& name, std::string_view content) const {
   // nginx's ETag is mtime and size: two versions of one size written in the same second would
   // share it. Each put gets its own mtime, one second after the last.

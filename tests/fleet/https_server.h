@@ -70,6 +70,9 @@ class HttpsServer {
   const std::string& dir() const { return dir_; }
   const TestPki& pki() const { return pki_; }
   std::string access_log() const;
+  // The log once it holds at least n lines for uri ("/b"), or after 5 s: nginx writes a request's
+  // line after it has sent the response, so a client that just got its answer can be ahead of it.
+  std::string access_log_for(std::string_view uri, std::size_t n) const;
   const SilentListener& hang_listener() const { return hang_; }
   // Writes www()/name atomically (rename), so nginx never serves half a file.
   void put(const std::string& name, std::string_view content) const;
