@@ -216,10 +216,9 @@ Runner register_disarm(CLI::App& app) {
         std::cerr << "modgate disarm: " << str(*j, "error") << "\n";
         return kExitFailure;
       }
-      std::cout << "modgate disarm: the agent "
-                << describe_unpinned(j->value("removed", nlohmann::ordered_json::object()),
-                                     o->pin_dir)
-                << ", and exited.\nModule loads are no longer checked.\n";
+      std::cout << "modgate disarm: the agent removed its pins and exited:\n"
+                << describe_unpinned(j->value("removed", nlohmann::ordered_json::object()))
+                << "Module loads are no longer checked.\n";
       return kExitOk;
     }
     auto removed = Enforcer::unpin_all(o->pin_dir);
@@ -231,9 +230,13 @@ Runner register_disarm(CLI::App& app) {
     auto slash = o->socket.find_last_of('/');
     if (slash != std::string::npos)
       ::unlink((o->socket.substr(0, slash + 1) + policy::kPreloadedFileName).c_str());
-    std::cout << "modgate disarm: no agent was running; "
-              << describe_unpinned(unpinned_json(*removed), o->pin_dir)
-              << ".\nModule loads are no longer checked.\n";
+    const std::string what = describe_unpinned(unpinned_json(*removed));
+    if (what.empty())
+      std::cout << "modgate disarm: no agent was running and nothing was pinned in\n  "
+                << o->pin_dir << ": nothing was being enforced.\n";
+    else
+      std::cout << "modgate disarm: no agent was running; removed the pins:\n"
+                << what << "Module loads are no longer checked.\n";
     return kExitOk;
   };
 }

@@ -105,8 +105,8 @@ TEST_F(PolicyCli, ShowPrintsDigestAndSummary) {
   ASSERT_TRUE(p.ok());
   auto r = run_modgate("policy show " + f);
   EXPECT_EQ(r.rc, 0);
-  EXPECT_THAT(r.out, HasSubstr("digest:        " + to_hex(p->digest) + "\n"));
-  EXPECT_THAT(r.out, HasSubstr("modules:       2 entries, 2 names\n"));
+  EXPECT_THAT(r.out, HasSubstr("digest:       " + to_hex(p->digest) + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("modules:      2 entries, 2 names\n"));
   auto j = run_modgate("policy show --json " + f);
   EXPECT_EQ(j.rc, 0);
   auto json = nlohmann::json::parse(j.out);

@@ -122,15 +122,15 @@ TEST(PolicyDiff, FirmwareAndKexecSections) {
 TEST(PolicyShow, FirmwareAndKexecSections) {
   Policy none = parsed(kOld);
   EXPECT_THAT(show_text(none, "p.yaml", false),
-              HasSubstr("firmware:      not judged (no section)\n"));
+              HasSubstr("firmware:     not judged (no section)\n"));
   auto jn = nlohmann::json::parse(show_json(none, "p.yaml"));
   EXPECT_TRUE(jn["firmware"].is_null());
   EXPECT_TRUE(jn["kexec"].is_null());
 
   Policy p = parsed(kOld + "firmware:\n" + entry("fw.bin", 7) + "kexec: []\n");
   std::string text = show_text(p, "p.yaml", true);
-  EXPECT_THAT(text, HasSubstr("firmware:      1 entries\n"));
-  EXPECT_THAT(text, HasSubstr("kexec:         0 entries\n"));
+  EXPECT_THAT(text, HasSubstr("firmware:     1 entries\n"));
+  EXPECT_THAT(text, HasSubstr("kexec:        0 entries\n"));
   EXPECT_THAT(text, HasSubstr("  firmware: fw.bin  " + hash_hex(7) + "\n"));
   auto j = nlohmann::json::parse(show_json(p, "p.yaml"));
   EXPECT_EQ(j["firmware"][0]["name"], "fw.bin");
@@ -141,9 +141,9 @@ TEST(PolicyShow, FirmwareAndKexecSections) {
 TEST(PolicyShow, TextSummaryAndJsonCarryDigestAndEntries) {
   Policy p = parsed(kOld);
   std::string text = show_text(p, "p.yaml", false);
-  EXPECT_THAT(text, HasSubstr("digest:        " + to_hex(p.digest) + "\n"));
-  EXPECT_THAT(text, HasSubstr("modules:       3 entries, 3 names\n"));
-  EXPECT_THAT(text, HasSubstr("autoload:      default allow; allow fs-*; deny x\n"));
+  EXPECT_THAT(text, HasSubstr("digest:       " + to_hex(p.digest) + "\n"));
+  EXPECT_THAT(text, HasSubstr("modules:      3 entries, 3 names\n"));
+  EXPECT_THAT(text, HasSubstr("autoload:     default allow; allow fs-*; deny x\n"));
   EXPECT_THAT(text, Not(HasSubstr(hash_hex(1))));
   EXPECT_THAT(show_text(p, "p.yaml", true), HasSubstr("  a  " + hash_hex(1) + "\n"));
 

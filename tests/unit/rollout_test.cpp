@@ -252,7 +252,7 @@ TEST(RolloutKey, SurvivesYamlRoundTripShowAndDiff) {
   EXPECT_EQ(back->digest, p.digest);
 
   EXPECT_THAT(show_text(p, "p.yaml", false),
-              HasSubstr("rollout:       enforce on 0.05% of hosts (salt 'it's \"quoted\"'), "
+              HasSubstr("rollout:      enforce on 0.05% of hosts (salt 'it's \"quoted\"'), "
                         "dry-run on the others\n"));
   auto j = show_json(p, "p.yaml");
   EXPECT_THAT(j, HasSubstr("\"enforce_percent\": \"0.05\""));

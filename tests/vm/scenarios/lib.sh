@@ -132,7 +132,7 @@ kill_agent() {
 disarm_agent() {
 	"$MODGATE" disarm >/tmp/disarm.out 2>&1 || fail "modgate disarm failed: $(cat /tmp/disarm.out)"
 	[ ! -e /sys/fs/bpf/modgate ] || fail "pins left after disarm: $(ls -R /sys/fs/bpf/modgate)"
-	grep -q "removed [1-9][0-9]* object director.* ([1-9][0-9]* programs* detached)" /tmp/disarm.out ||
+	grep -q "^  [1-9][0-9]* links* ([1-9][0-9]* programs* detached)" /tmp/disarm.out ||
 		fail "disarm does not say it detached anything: $(cat /tmp/disarm.out)"
 }
 

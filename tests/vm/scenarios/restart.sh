@@ -46,11 +46,16 @@ links=$(ls "$(pin_tag_dir)" | grep -c '^link_')
 wait "$AGENT_PID" || fail "agent exited non-zero after disarm"
 AGENT_PID=
 [ ! -e /sys/fs/bpf/modgate ] || fail "pins left after disarm"
-grep -q "the agent removed 1 object directory (/sys/fs/bpf/modgate/[0-9a-f]*): $links links ($links programs detached) and [1-9][0-9]* maps and other pins, and exited" /tmp/disarm.out ||
+grep -q "^modgate disarm: the agent removed its pins and exited:$" /tmp/disarm.out &&
+	grep -q "^  removed /sys/fs/bpf/modgate/[0-9a-f]*$" /tmp/disarm.out &&
+	grep -q "^  $links links ($links programs detached), [1-9][0-9]* maps and other pins$" /tmp/disarm.out ||
 	fail "disarm does not say what it removed ($links links): $(cat /tmp/disarm.out)"
 "$MODGATE" disarm >/tmp/disarm2.out 2>&1 || fail "a second disarm failed: $(cat /tmp/disarm2.out)"
-grep -q "no agent was running; nothing was pinned in /sys/fs/bpf/modgate: nothing was enforcing" /tmp/disarm2.out ||
+grep -q "no agent was running and nothing was pinned in" /tmp/disarm2.out &&
+	! grep -q "removed" /tmp/disarm2.out ||
 	fail "a second disarm claims to remove something: $(cat /tmp/disarm2.out)"
-pass "disarm said: $(head -n1 /tmp/disarm.out); then: $(head -n1 /tmp/disarm2.out)"
+pass "disarm said: $(tr '\n' ' ' </tmp/disarm.out); then: $(tr '\n' ' ' </tmp/disarm2.out)"
+[ "$(awk 'length > 80' /tmp/disarm.out /tmp/disarm2.out | wc -l)" -eq 0 ] ||
+	fail "disarm prints lines wider than 80 columns"
 expect_errno 0 "$LOADMOD" finit "$minix" $flag
 pass "after disarm minix loads"
