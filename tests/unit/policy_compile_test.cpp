@@ -13,13 +13,8 @@ namespace modgate::policy {
 namespace {
 
 using ::modgate::policy::testing::hash_hex;
+using ::modgate::policy::testing::parsed;
 using ::testing::HasSubstr;
-
-Policy parsed(const std::string& text) {
-  auto r = parse_policy(text, "p.yaml");
-  EXPECT_TRUE(r.ok()) << r.error().message;
-  return r.ok() ? *r : Policy{};
-}
 
 TEST(PolicyCompile, ConfigCarriesVersionDigestModeAndFlags) {
   Policy p = parsed(

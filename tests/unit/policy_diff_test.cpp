@@ -14,15 +14,10 @@ namespace modgate::policy {
 namespace {
 
 using ::modgate::policy::testing::hash_hex;
+using ::modgate::policy::testing::parsed;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-Policy parsed(const std::string& text) {
-  auto r = parse_policy(text, "p.yaml");
-  EXPECT_TRUE(r.ok()) << r.error().message;
-  return r.ok() ? *r : Policy{};
-}
 
 std::string entry(const std::string& name, int h, const std::string& extra = "") {
   return "- {name: " + name + ", sha256: " + hash_hex(h) + extra + "}\n";

@@ -2,6 +2,7 @@
 // Helpers shared by the policy tests.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,9 +16,18 @@
 #include <string>
 #include <vector>
 
+#include "policy/policy.h"
+
 namespace modgate::policy::testing {
 
 // A distinct valid hash per index, so tests can write many entries without spelling digests.
+// A policy the test knows to be valid: a parse error fails the test and yields an empty policy.
+inline Policy parsed(const std::string& text) {
+  auto r = parse_policy(text, "p.yaml");
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? *r : Policy{};
+}
+
 inline std::string hash_hex(int i) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s(64, '0');
