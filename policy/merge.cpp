@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "policy/diff.h"
+#include "policy/glob.h"
 
 namespace modgate::policy {
 namespace {
@@ -36,7 +37,7 @@ Result<Ok> add_entries(std::vector<ModuleEntry>& into, std::set<Key>& seen,
 
 }  // namespace
 
-Result<Policy> merge_policies(const std::vector<MergeInput>& inputs) {
+Result<Policy> merge_policies(const std::vector<MergeInput>& inputs, MergeOptions options) {
   if (inputs.empty()) return Error{"nothing to merge: give at least one policy"};
   const Policy& first = inputs.front().policy;
   Policy out = first;
@@ -56,10 +57,11 @@ Result<Policy> merge_policies(const std::vector<MergeInput>& inputs) {
     const Policy& p = in.policy;
     // Every setting but the version must agree; the diff already names each one.
     std::string differ;
-    for (const auto& s : diff_policies(first, p).settings)
-      if (s.key != "version")
-        differ += (differ.empty() ? "" : ", ") + s.key + " " + s.from + " in " +
-                  inputs.front().file + " but " + s.to + " in " + in.file;
+    if (!options.settings_from_first)
+      for (const auto& s : diff_policies(first, p).settings)
+        if (s.key != "version")
+          differ += (differ.empty() ? "" : ", ") + s.key + " " + s.from + " in " +
+                    inputs.front().file + " but " + s.to + " in " + in.file;
     if (!differ.empty())
       return Error{"cannot merge policies whose settings differ: " + differ +
                    "; make them agree first (merge only unites entries and kernels)"};
@@ -71,6 +73,14 @@ Result<Policy> merge_policies(const std::vector<MergeInput>& inputs) {
             add_entries(out.modules, modules.seen, modules.owner, p.modules, in.file, "module");
         !r)
       return r.error();
+    // Only reachable with settings_from_first, where the first input decides which sections
+    // exist: entries for a section it leaves to the kernel would otherwise vanish unseen.
+    for (auto [theirs, ours, section] :
+         {std::tuple{p.firmware.has_value(), out.firmware.has_value(), "firmware"},
+          std::tuple{p.kexec.has_value(), out.kexec.has_value(), "kexec"}})
+      if (theirs && !ours)
+        return Error{in.file + " has a " + section + ": section, which " + inputs.front().file +
+                     " (whose settings are kept) does not have; add one there first"};
     if (p.firmware)
       if (auto r = add_entries(*out.firmware, firmware.seen, firmware.owner, *p.firmware, in.file,
                                "firmware");
@@ -88,6 +98,53 @@ Result<Policy> merge_policies(const std::vector<MergeInput>& inputs) {
   out.version = highest + 1;
   out.digest = policy_digest(out);
   return out;
+}
+
+Result<PruneResult> prune_kernels(const Policy& policy, const std::vector<std::string>& releases) {
+  if (releases.empty()) return Error{"nothing to prune: name at least one kernel"};
+  auto matches = [&](std::string_view release) {
+    return std::any_of(releases.begin(), releases.end(),
+                       [&](const std::string& g) { return glob_match(g, release); });
+  };
+  PruneResult r;
+  r.policy = policy;
+  r.policy.modules.clear();
+  for (const auto& e : policy.modules) {
+    // vermagic starts with the release the module was built for: "6.1.0-57-amd64 SMP ...".
+    std::string_view release;
+    if (e.vermagic) release = std::string_view(*e.vermagic).substr(0, e.vermagic->find(' '));
+    if (!release.empty() && matches(release)) {
+      r.entries_removed++;
+      continue;
+    }
+    r.policy.modules.push_back(e);
+  }
+  r.policy.kernels.clear();
+  for (const auto& k : policy.kernels) {
+    // A glob item is removed only when named exactly: a release falling under it says nothing
+    // about the other kernels it covers.
+    bool named = std::find(releases.begin(), releases.end(), k) != releases.end();
+    if (named || (k.find_first_of("*?[") == std::string::npos && matches(k)))
+      r.kernels_removed.push_back(k);
+    else
+      r.policy.kernels.push_back(k);
+  }
+  std::string named;
+  for (const auto& g : releases) named += (named.empty() ? "" : ", ") + g;
+  if (r.entries_removed == 0 && r.kernels_removed.empty())
+    return Error{"nothing to prune: no module entry's vermagic and no kernels: item matches " +
+                 named};
+  if (!policy.kernels.empty() && r.policy.kernels.empty())
+    return Error{"pruning " + named +
+                 " would leave kernels: empty, which means every kernel; keep at least one "
+                 "kernel or write kernels: by hand"};
+  if (policy.version == std::numeric_limits<std::uint64_t>::max())
+    return Error{
+        "cannot prune: the policy has the highest possible version, so no version is "
+        "above it"};
+  r.policy.version = policy.version + 1;
+  r.policy.digest = policy_digest(r.policy);
+  return r;
 }
 
 }  // namespace modgate::policy

@@ -55,5 +55,7 @@ Runner register_keygen(CLI::App& app);
 // `policy sign` and `policy verify`, added to the `policy` group GRP: the returned function runs
 // the chosen one, or returns nothing when neither was chosen.
 std::function<std::optional<int>()> register_policy_bundle(CLI::App& grp);
+// `policy merge` and `policy prune`, the same way.
+std::function<std::optional<int>()> register_policy_kernels(CLI::App& grp);
 
 }  // namespace modgate::cli

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -22,41 +23,21 @@
 #include <vector>
 
 #include "agent/cli/commands.h"
+#include "agent/cli/policy_io.h"
 #include "agent/cli/style.h"
 #include "agent/util/atomic_file.h"
 #include "policy/bundle.h"
 #include "policy/diff.h"
+#include "policy/dpkg.h"
 #include "policy/init.h"
-#include "policy/merge.h"
 #include "policy/report.h"
 #include "policy/suggest.h"
 
 namespace modgate::cli {
-namespace {
-
-struct PolicyOptions {
-  std::vector<std::string> check_files;
-  std::string check_covers;
-  bool quiet = false;
-  bool check_json = false;
-  std::string show_file;
-  bool show_json = false, show_modules = false;
-  std::string diff_old, diff_new;
-  bool diff_json = false;
-  bool diff_exit_code = false;
-  std::string init_from, init_kernel, init_mode = "dry-run", init_output;
-  bool init_keep_going = false;
-  unsigned init_jobs = 0;
-  std::vector<std::string> suggest_events;
-  std::string suggest_policy, suggest_output;
-  std::vector<std::string> merge_inputs;
-  std::string merge_output;
-  bool suggest_json = false;
-};
 
 // Parse errors already name the file and position, one per line; they go out as they are so
 // editors and CI annotators can jump to them.
-Result<policy::Policy> load(const std::string& file) {
+Result<policy::Policy> load_policy_file(const std::string& file) {
   auto text = policy::read_policy_text(file);
   if (!text) return text.error();
   // Without a trust store a bundle's policy is only a claim; say how to check it instead of
@@ -77,6 +58,48 @@ Result<policy::Policy> load(const std::string& file) {
   if (auto c = policy::compile(*p); !c) return Error{file + ": " + c.error().message};
   return p;
 }
+
+int write_generated(const std::string& me, const policy::Policy& p,
+                    const std::vector<std::string>& header, const std::string& output) {
+  std::string yaml = policy::policy_to_yaml(p, header);
+  auto back = policy::parse_policy(yaml, output.empty() ? "<output>" : output);
+  if (!back || back->digest != p.digest) {
+    std::cerr << me << ": internal error: generated policy does not read back"
+              << (back ? "" : ":\n" + back.error().message) << "\n";
+    return kExitFailure;
+  }
+  if (output.empty() || output == "-") {
+    std::cout << yaml;
+  } else if (auto w = write_atomically(output, yaml, 0644); !w) {
+    std::cerr << me << ": " << w.error().message << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+namespace {
+
+Result<policy::Policy> load(const std::string& file) { return load_policy_file(file); }
+
+struct PolicyOptions {
+  std::vector<std::string> check_files;
+  std::string check_covers;
+  bool quiet = false;
+  bool check_json = false;
+  std::string show_file;
+  bool show_json = false, show_modules = false;
+  std::string diff_old, diff_new;
+  bool diff_json = false;
+  bool diff_exit_code = false;
+  std::string init_from, init_kernel, init_mode = "dry-run", init_output;
+  bool init_keep_going = false;
+  bool init_verify_dpkg = false;
+  std::string init_dpkg_admindir = "/var/lib/dpkg";
+  unsigned init_jobs = 0;
+  std::vector<std::string> suggest_events;
+  std::string suggest_policy, suggest_output;
+  bool suggest_json = false;
+};
 
 // "FILE:LINE:COL: message" lines as objects, for scripts and editors.
 nlohmann::ordered_json problems_json(const std::string& messages) {
@@ -225,24 +248,6 @@ int run_diff(const PolicyOptions& o) {
 // Writes a policy this command generated, to OUTPUT or stdout ("" or "-"). The text must read
 // back as the policy it was generated from; anything else is a bug here, and a policy that does
 // not load is worse than none.
-int write_generated(const std::string& me, const policy::Policy& p,
-                    const std::vector<std::string>& header, const std::string& output) {
-  std::string yaml = policy::policy_to_yaml(p, header);
-  auto back = policy::parse_policy(yaml, output.empty() ? "<output>" : output);
-  if (!back || back->digest != p.digest) {
-    std::cerr << me << ": internal error: generated policy does not read back"
-              << (back ? "" : ":\n" + back.error().message) << "\n";
-    return kExitFailure;
-  }
-  if (output.empty() || output == "-") {
-    std::cout << yaml;
-  } else if (auto w = write_atomically(output, yaml, 0644); !w) {
-    std::cerr << me << ": " << w.error().message << "\n";
-    return kExitFailure;
-  }
-  return kExitOk;
-}
-
 int run_init(const PolicyOptions& o) {
   policy::InitOptions io;
   io.mode = o.init_mode == "enforce" ? policy::Mode::kEnforce : policy::Mode::kDryRun;
@@ -269,6 +274,15 @@ int run_init(const PolicyOptions& o) {
     std::cerr << "modgate policy init: " << report.error().message << "\n";
     return kExitFailure;
   }
+  if (o.init_verify_dpkg) {
+    auto records = policy::read_dpkg_md5sums(
+        o.init_dpkg_admindir, std::filesystem::path(io.root).lexically_normal().filename());
+    if (!records) {
+      std::cerr << "modgate policy init: --verify-dpkg: " << records.error().message << "\n";
+      return kExitFailure;
+    }
+    policy::keep_dpkg_verified(*report, io.root, *records);
+  }
   for (const auto& p : report->problems) std::cerr << "modgate policy init: " << p << "\n";
   std::cerr << "modgate policy init: " << report->files << " module files, "
             << report->policy.modules.size() << " entries, " << report->problems.size()
@@ -288,37 +302,10 @@ int run_init(const PolicyOptions& o) {
                                           " files left out (see init output)"),
       "Review it, run in dry-run until the events show nothing unexpected, then set mode: enforce.",
       "Format: docs/policy.md"};
+  if (o.init_verify_dpkg)
+    header.insert(header.begin() + 2, "Only files matching dpkg's md5sums in " +
+                                          o.init_dpkg_admindir + " (--verify-dpkg)");
   return write_generated("modgate policy init", report->policy, header, o.init_output);
-}
-
-// Merges policies (one per kernel tree, say) into one new version.
-int run_merge(const PolicyOptions& o) {
-  const std::string me = "modgate policy merge";
-  std::vector<policy::MergeInput> inputs;
-  for (const auto& file : o.merge_inputs) {
-    auto p = load(file);
-    if (!p) {
-      std::cerr << p.error().message << "\n";
-      return kExitFailure;
-    }
-    inputs.push_back({file, std::move(*p)});
-  }
-  auto merged = policy::merge_policies(inputs);
-  if (!merged) {
-    std::cerr << me << ": " << merged.error().message << "\n";
-    return kExitFailure;
-  }
-  std::size_t in_entries = 0;
-  for (const auto& in : inputs) in_entries += in.policy.modules.size();
-  std::string from;
-  for (const auto& in : inputs) from += (from.empty() ? "" : ", ") + in.file;
-  std::cerr << me << ": " << inputs.size() << " policies, " << in_entries << " module entries, "
-            << merged->modules.size() << " after dropping repeats; version " << merged->version
-            << "\n";
-  return write_generated(
-      me, *merged,
-      {"modgate policy merged by 'modgate policy merge' from " + from, "Format: docs/policy.md"},
-      o.merge_output);
 }
 
 // Event files read back to back, each ending its last line, with where each one starts so that a
@@ -520,14 +507,24 @@ Runner register_policy(CLI::App& app) {
   init->add_flag("--keep-going", o->init_keep_going,
                  "Write the policy even if some files could not be read (they are left out)");
   init->add_option("-j,--jobs", o->init_jobs, "Hashing threads (default: one per CPU)");
+  auto* verify_dpkg =
+      init->add_flag("--verify-dpkg", o->init_verify_dpkg,
+                     "List only files whose bytes match the md5sums dpkg recorded for the package "
+                     "that installed them; any other file is a problem (as dpkg --verify)");
+  init->add_option("--dpkg-admindir", o->init_dpkg_admindir, "dpkg's database for --verify-dpkg")
+      ->capture_default_str()
+      ->needs(verify_dpkg);
   init->footer(
       "Every .ko, .ko.xz, .ko.zst and .ko.gz is hashed. A compressed module gets two entries: the\n"
       "file as on disk (what finit_module with in-kernel decompression reads) and the "
       "decompressed\n"
       "payload (what modprobe loads after decompressing in userspace).\n"
       "Exit status: 0 when a policy was written; 1 when a file could not be read (and nothing was\n"
-      "written unless --keep-going).\n\n"
-      "Example:\n  modgate policy init -o /etc/modgate/policy.yaml");
+      "written unless --keep-going).\n"
+      "With --verify-dpkg (what the kernel hooks use), a file dpkg did not install (DKMS, by\n"
+      "hand) or whose MD5 differs from dpkg's record is a problem and is not listed.\n\n"
+      "Examples:\n  modgate policy init -o /etc/modgate/policy.yaml\n"
+      "  modgate policy init --kernel 6.12.95+deb12-amd64 --verify-dpkg --keep-going -o new.yaml");
 
   auto* suggest = grp->add_subcommand(
       "suggest", "Propose entries to add from deny and would-deny module_load events");
@@ -556,34 +553,13 @@ Runner register_policy(CLI::App& app) {
       "  journalctl -u modgate -o cat | modgate policy suggest --events - --json | jq "
       "'.suggestions[].name'");
 
-  auto* merge = grp->add_subcommand(
-      "merge", "Unite several policies' entries and kernels into one new version");
-  merge->add_option("POLICY", o->merge_inputs, "Policy files to merge (two or more)")
-      ->required()
-      ->expected(2, -1);
-  merge->add_option("-o,--output", o->merge_output,
-                    "Write the merged policy here (default: stdout)");
-  merge->footer(
-      "Entries are united by (name, sha256), in the order given; an exact repeat is dropped and "
-      "the\n"
-      "first one's descriptive fields kept. kernels: is the union (every kernel if any input "
-      "names\n"
-      "none). Every other setting (mode, rollout, autoload, flags, firmware:/kexec: present or "
-      "not)\n"
-      "must be the same in all inputs, or nothing is written. The version is one above the\n"
-      "highest input's.\n"
-      "Exit status: 0 when the merged policy was written; 1 when an input is invalid or the\n"
-      "inputs cannot be merged (nothing is written then).\n\n"
-      "Example:\n  modgate policy init --kernel 6.1.0-57-amd64 -o 6.1.yaml\n"
-      "  modgate policy init --kernel 6.12.118+deb13-amd64 -o 6.12.yaml\n"
-      "  modgate policy merge 6.1.yaml 6.12.yaml -o policy.yaml");
-
   auto bundle = register_policy_bundle(*grp);
+  auto kernels = register_policy_kernels(*grp);
 
-  return [o, check, show, diff, init, suggest, merge, bundle]() -> int {
+  return [o, check, show, diff, init, suggest, bundle, kernels]() -> int {
     if (auto rc = bundle()) return *rc;
+    if (auto rc = kernels()) return *rc;
     if (init->parsed()) return run_init(*o);
-    if (merge->parsed()) return run_merge(*o);
     if (suggest->parsed()) return run_suggest(*o);
     if (check->parsed()) return run_check(*o);
     if (show->parsed()) return run_show(*o);

@@ -98,5 +98,99 @@ TEST(PolicyMerge, NoVersionAboveTheHighestPossibleOne) {
   EXPECT_THAT(m.error().message, HasSubstr("highest possible version"));
 }
 
+TEST(PolicyMerge, KeepSettingsTakesTheFirstInputsSettingsAndTheOthersEntries) {
+  // What the postinst.d hook does: the operator's enforce policy plus a new tree's init output,
+  // whose dry-run mode and default flags must not replace the operator's.
+  auto ours = parsed(policy(5, "\"6.1.0-57-amd64\"", entry("a", 1),
+                            "mode: enforce\nallow_forced: true\nautoload: {default: deny}\n"));
+  auto init = parsed(policy(1, "\"6.12.95+deb12-amd64\"", entry("b", 2)));
+  EXPECT_FALSE(merge_policies({{"ours.yaml", ours}, {"init.yaml", init}}))
+      << "without the option, differing settings are refused";
+  auto m =
+      merge_policies({{"ours.yaml", ours}, {"init.yaml", init}}, {.settings_from_first = true});
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->mode, Mode::kEnforce);
+  EXPECT_TRUE(m->allow_forced);
+  EXPECT_EQ(m->autoload.default_action, AutoloadDefault::kDeny);
+  EXPECT_EQ(m->kernels, (std::vector<std::string>{"6.1.0-57-amd64", "6.12.95+deb12-amd64"}));
+  EXPECT_EQ(m->modules.size(), 2u);
+  EXPECT_EQ(m->version, 6u);
+}
+
+TEST(PolicyMerge, KeepSettingsRefusesEntriesForASectionTheFirstDoesNotHave) {
+  auto ours = parsed(policy(1, "", entry("a", 1)));
+  auto other = parsed(policy(1, "", entry("b", 2), "mode: dry-run\nfirmware:\n" + entry("f", 3)));
+  auto m = merge_policies({{"ours.yaml", ours}, {"o.yaml", other}}, {.settings_from_first = true});
+  ASSERT_FALSE(m) << "firmware entries would vanish";
+  EXPECT_THAT(m.error().message, HasSubstr("o.yaml has a firmware: section"));
+}
+
+std::string built_for(const std::string& release) {
+  return ", vermagic: \"" + release + " SMP preempt mod_unload modversions \"";
+}
+
+TEST(PolicyPrune, RemovesTheEntriesAndKernelsOfTheNamedRelease) {
+  auto p =
+      parsed(policy(4, "\"6.1.0-57-amd64\", \"6.12.95+deb12-amd64\"",
+                    entry("ext4", 1, built_for("6.1.0-57-amd64")) +
+                        entry("ext4", 2, built_for("6.12.95+deb12-amd64")) + entry("handmade", 3)));
+  auto r = prune_kernels(p, {"6.1.0-57-amd64"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->entries_removed, 1u);
+  EXPECT_EQ(r->kernels_removed, std::vector<std::string>{"6.1.0-57-amd64"});
+  EXPECT_EQ(r->policy.kernels, std::vector<std::string>{"6.12.95+deb12-amd64"});
+  ASSERT_EQ(r->policy.modules.size(), 2u);
+  EXPECT_EQ(r->policy.modules[0].sha256, p.modules[1].sha256);
+  EXPECT_EQ(r->policy.modules[1].name, "handmade") << "no vermagic: says nothing of a kernel";
+  EXPECT_EQ(r->policy.version, 5u);
+  auto back = parse_policy(policy_to_yaml(r->policy, {}), "pruned.yaml");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->digest, r->policy.digest);
+}
+
+TEST(PolicyPrune, AGlobRemovesEveryReleaseItMatchesButAGlobItemStays) {
+  auto p = parsed(policy(1, "\"6.1.0-*-amd64\", \"6.1.0-57-amd64\", \"7.3.4+deb13-amd64\"",
+                         entry("a", 1, built_for("6.1.0-56-amd64")) +
+                             entry("a", 2, built_for("6.1.0-57-amd64")) +
+                             entry("a", 3, built_for("7.3.4+deb13-amd64"))));
+  auto r = prune_kernels(p, {"6.1.0-*"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->entries_removed, 2u);
+  EXPECT_EQ(r->policy.kernels, (std::vector<std::string>{"6.1.0-*-amd64", "7.3.4+deb13-amd64"}))
+      << "a glob item is removed only when named exactly";
+  auto exact = prune_kernels(p, {"6.1.0-*-amd64"});
+  ASSERT_TRUE(exact) << exact.error().message;
+  EXPECT_EQ(exact->policy.kernels, std::vector<std::string>{"7.3.4+deb13-amd64"});
+}
+
+TEST(PolicyPrune, RefusesWhenNothingMatches) {
+  auto p = parsed(policy(1, "\"6.1.0-57-amd64\"", entry("a", 1, built_for("6.1.0-57-amd64"))));
+  auto r = prune_kernels(p, {"6.12.95+deb12-amd64"});
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("nothing to prune"));
+  EXPECT_THAT(r.error().message, HasSubstr("6.12.95+deb12-amd64"));
+}
+
+TEST(PolicyPrune, RefusesToTurnAPolicyForNamedKernelsIntoOneForEveryKernel) {
+  auto p = parsed(policy(1, "\"6.1.0-57-amd64\"", entry("a", 1, built_for("6.1.0-57-amd64"))));
+  auto r = prune_kernels(p, {"6.1.0-57-amd64"});
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("every kernel"));
+  // A policy for every kernel stays one: its entries for the release go, nothing else changes.
+  auto any = parsed(policy(1, "", entry("a", 1, built_for("6.1.0-57-amd64")) + entry("b", 2)));
+  auto ok = prune_kernels(any, {"6.1.0-57-amd64"});
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_TRUE(ok->policy.kernels.empty());
+  EXPECT_EQ(ok->policy.modules.size(), 1u);
+}
+
+TEST(PolicyPrune, NoVersionAboveTheHighestPossibleOne) {
+  Policy p = parsed(policy(1, "", entry("a", 1, built_for("6.1.0-57-amd64"))));
+  p.version = std::numeric_limits<std::uint64_t>::max();
+  auto r = prune_kernels(p, {"6.1.0-57-amd64"});
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("highest possible version"));
+}
+
 }  // namespace
 }  // namespace modgate::policy

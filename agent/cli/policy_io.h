@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+// Reading and writing policy files the same way in every `modgate policy` subcommand.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "policy/policy.h"
+#include "policy/result.h"
+
+namespace modgate::cli {
+
+// A policy file parsed and compiled, its warnings printed; a bundle is refused with the command
+// that checks it. Errors name the file and position.
+Result<policy::Policy> load_policy_file(const std::string& file);
+
+// Writes p as YAML (with `header` comment lines) to output, or stdout when output is empty or
+// "-", after checking that the text reads back to p's digest. Returns an exit code; `me` prefixes
+// the error.
+int write_generated(const std::string& me, const policy::Policy& p,
+                    const std::vector<std::string>& header, const std::string& output);
+
+}  // namespace modgate::cli
