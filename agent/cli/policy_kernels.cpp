@@ -115,9 +115,11 @@ std::function<std::optional<int>()> register_policy_kernels(CLI::App& grp) {
   prune->add_option("POLICY", o->prune_input, "The policy to prune")->required();
   prune
       ->add_option("--kernels", o->prune_kernels,
-                   "Releases to remove (uname -r, or globs such as '6.1.0-*')")
+                   "Releases to remove (uname -r, or globs such as '6.1.0-*'); repeat the option "
+                   "or separate them with commas")
       ->required()
-      ->expected(1, -1);
+      ->expected(1)
+      ->delimiter(',');
   prune->add_option("-o,--output", o->prune_output,
                     "Write the pruned policy here (default: stdout)");
   prune->footer(
@@ -129,7 +131,7 @@ std::function<std::optional<int>()> register_policy_kernels(CLI::App& grp) {
       "name none: an empty kernels: means every kernel. The version is one above the input's.\n"
       "Exit status: 0 when the pruned policy was written; 1 otherwise.\n\n"
       "Example:\n"
-      "  modgate policy prune --kernels 6.1.0-57-amd64 policy.yaml -o new.yaml");
+      "  modgate policy prune policy.yaml --kernels 6.1.0-57-amd64 -o new.yaml");
 
   return [o, merge, prune]() -> std::optional<int> {
     if (merge->parsed()) return run_merge(*o);

@@ -20,6 +20,9 @@ for want in \
 	"- /etc/modgate/modgate.conf" \
 	"- /etc/modgate/initramfs.conf" \
 	"- /usr/share/initramfs-tools/hooks/zz-modgate" \
+	"- /etc/kernel/postinst.d/initramfs-modgate" \
+	"- /etc/kernel/postrm.d/modgate" \
+	"- /usr/share/modgate/kernel-hook.sh" \
 	"- /usr/share/initramfs-tools/scripts/init-top/modgate" \
 	"- /usr/lib/dracut/modules.d/99modgate/module-setup.sh" \
 	"- /usr/lib/dracut/modules.d/99modgate/modgate-arm.sh" \
@@ -38,7 +41,7 @@ done
 grep -E ' /(sbin|bin|lib|lib64|usr/local)/' "$tmp/contents" && bad "files outside /usr, /etc"
 grep -E 'loadmod|sockpoke|stopper|modgate_next|_test' "$tmp/contents" && bad "test binaries in the package"
 grep -F '/etc/modgate/policy.yaml' "$tmp/contents" && bad "a policy is shipped"
-dpkg-deb -c "$deb" | grep -E ' \./usr/(sbin/modgate|share/modgate/hooks/|share/initramfs-tools/hooks/|share/initramfs-tools/scripts/init-top/)' |
+dpkg-deb -c "$deb" | grep -E ' \./(usr/(sbin/modgate|share/modgate/hooks/|share/initramfs-tools/hooks/|share/initramfs-tools/scripts/init-top/)|etc/kernel/post(inst|rm)\.d/)' |
 	awk '$1 ~ /^-/ && $1 != "-rwxr-xr-x"' | grep . && bad "an executable without mode 0755"
 
 dpkg-deb -e "$deb" "$tmp/control"
@@ -47,7 +50,8 @@ for f in postinst prerm postrm; do
 	sh -n "$tmp/control/$f" || bad "$f: syntax"
 done
 [[ "$(cat "$tmp/control/triggers")" == "activate-noawait update-initramfs" ]] || bad "no update-initramfs trigger"
-sort "$tmp/control/conffiles" | tr '\n' ' ' | grep -qx "/etc/modgate/initramfs.conf /etc/modgate/modgate.conf " ||
+sort "$tmp/control/conffiles" | tr '\n' ' ' |
+	grep -qx "/etc/kernel/postinst.d/initramfs-modgate /etc/kernel/postrm.d/modgate /etc/modgate/initramfs.conf /etc/modgate/modgate.conf " ||
 	bad "conffiles: $(cat "$tmp/control/conffiles")"
 # Upgrade keeps enforcing (prerm does nothing), removal disarms.
 grep -q 'upgrade | failed-upgrade) ;;' "$tmp/control/prerm" || bad "prerm acts on upgrade"
