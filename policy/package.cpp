@@ -245,9 +245,10 @@ Result<Ok> scan_deb(const std::string& deb, Scan& scan) {
 Result<InitReport> scan_packages(const std::vector<std::string>& debs, const InitOptions& o) {
   if (debs.empty()) return Error{"no package given"};
   Scan scan;
-  // The reading thread keeps one CPU busy decompressing data.tar.
-  unsigned hw = std::thread::hardware_concurrency();
-  unsigned n_threads = o.threads ? o.threads : std::max(1u, hw > 1 ? hw - 1 : 1u);
+  // One hashing thread per CPU, as for a tree, although the reading thread decompresses data.tar
+  // besides them: it idles whenever the queue is full, and with one thread fewer hashing the
+  // .ko.xz of trixie-bpo took 7.6 s instead of 5.9 s on 2 CPUs.
+  unsigned n_threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < n_threads; t++) {
     pool.emplace_back([&scan] {
