@@ -24,13 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_module_file_name(std::string_view n) {
-  auto ends = [&](std::string_view s) {
-    return n.size() > s.size() && n.substr(n.size() - s.size()) == s;
-  };
-  return ends(".ko") || ends(".ko.xz") || ends(".ko.zst") || ends(".ko.gz");
-}
-
 // What the kernel would call a module from this file name when .modinfo has no name= (it always
 // has on kernels since 2.6): basename up to ".ko", with '-' folded to '_' as KBUILD_MODNAME does.
 std::string name_from_file(const std::string& path) {
@@ -40,6 +33,8 @@ std::string name_from_file(const std::string& path) {
   return base;
 }
 
+}  // namespace
+
 std::string file_type_name(mode_t m) {
   if (S_ISDIR(m)) return "a directory";
   if (S_ISFIFO(m)) return "a FIFO";
@@ -48,6 +43,8 @@ std::string file_type_name(mode_t m) {
   if (S_ISBLK(m)) return "a block device";
   return "not a regular file";
 }
+
+namespace {
 
 // Reads a whole module file. O_NONBLOCK keeps a FIFO named *.ko from hanging the walk; fstat then
 // refuses everything but regular files before a byte is read.
@@ -188,19 +185,25 @@ void yaml_list(std::string& out, const char* key, const std::vector<std::string>
 
 }  // namespace
 
-Result<std::vector<ModuleEntry>> module_file_entries(const std::string& path,
-                                                     const std::string& rel) {
-  auto file = read_module_file(path);
-  if (!file) return file.error();
-  Compression c = compression_from_name(path);
+bool is_module_file_name(std::string_view n) {
+  auto ends = [&](std::string_view s) {
+    return n.size() > s.size() && n.substr(n.size() - s.size()) == s;
+  };
+  return ends(".ko") || ends(".ko.xz") || ends(".ko.zst") || ends(".ko.gz");
+}
+
+Result<std::vector<ModuleEntry>> module_bytes_entries(std::span<const std::uint8_t> file,
+                                                      const std::string& name,
+                                                      const std::string& rel) {
+  Compression c = compression_from_name(name);
   std::vector<std::uint8_t> payload_buf;
-  std::span<const std::uint8_t> payload = *file;
+  std::span<const std::uint8_t> payload = file;
   if (c != Compression::kNone) {
-    Compression magic = compression_from_magic(*file);
+    Compression magic = compression_from_magic(file);
     if (magic != c)
       return Error{"is named " + std::string(compression_suffix(c)) + " but is not " +
                    std::string(compression_suffix(c)).substr(1) + " data"};
-    auto d = decompress(*file, c);
+    auto d = decompress(file, c);
     if (!d) return d.error();
     payload_buf = std::move(*d);
     payload = payload_buf;
@@ -212,14 +215,14 @@ Result<std::vector<ModuleEntry>> module_file_entries(const std::string& path,
   if (!signer) return signer.error();
 
   ModuleEntry e;
-  e.name = mi->name ? *mi->name : name_from_file(path);
+  e.name = mi->name ? *mi->name : name_from_file(name);
   if (!valid_module_name(e.name))
     return Error{"module name '" + utf8_clean(e.name) + "' from .modinfo is not a valid name"};
   if (mi->version) e.version = utf8_clean(*mi->version);
   if (mi->vermagic) e.vermagic = utf8_clean(*mi->vermagic);
   if (*signer) e.signer = utf8_clean(**signer);
   e.path = utf8_clean(rel);
-  e.sha256 = sha256(*file);
+  e.sha256 = sha256(file);
   if (c == Compression::kNone) return std::vector<ModuleEntry>{e};
 
   std::string suffix(compression_suffix(c));
@@ -230,6 +233,13 @@ Result<std::vector<ModuleEntry>> module_file_entries(const std::string& path,
   payload_entry.note = "decompressed payload of the " + suffix +
                        " file: what is loaded when modprobe or insmod decompresses in userspace";
   return std::vector<ModuleEntry>{e, payload_entry};
+}
+
+Result<std::vector<ModuleEntry>> module_file_entries(const std::string& path,
+                                                     const std::string& rel) {
+  auto file = read_module_file(path);
+  if (!file) return file.error();
+  return module_bytes_entries(*file, fs::path(path).filename().string(), rel);
 }
 
 Result<InitReport> scan_module_tree(const InitOptions& o) {
@@ -299,34 +309,50 @@ Result<InitReport> scan_module_tree(const InitOptions& o) {
   work();
   for (auto& t : pool) t.join();
 
-  std::vector<ModuleEntry> entries;
-  std::vector<std::size_t> order(files.size());
-  for (std::size_t i = 0; i < order.size(); i++) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return files[a].path < files[b].path; });
-  for (std::size_t i : order) {
-    if (!results[i]) {
-      report.problems.push_back(files[i].path + ": " + results[i].error().message);
+  std::vector<ScannedFile> scanned;
+  scanned.reserve(files.size());
+  for (std::size_t i = 0; i < files.size(); i++)
+    scanned.push_back({std::move(files[i].rel), std::move(files[i].path), std::move(results[i])});
+  return assemble_report(std::move(scanned), std::move(report.problems), o);
+}
+
+InitReport assemble_report(std::vector<ScannedFile> files, std::vector<std::string> problems,
+                           const InitOptions& o) {
+  InitReport report;
+  report.files = files.size();
+  report.problems = std::move(problems);
+  // Within one tree, rel orders like the full path; shown breaks ties between packages.
+  std::sort(files.begin(), files.end(), [](const ScannedFile& a, const ScannedFile& b) {
+    return std::tie(a.rel, a.shown) < std::tie(b.rel, b.shown);
+  });
+  struct Found {
+    ModuleEntry entry;
+    const std::string* shown;
+  };
+  std::vector<Found> entries;
+  for (auto& f : files) {
+    if (!f.entries) {
+      report.problems.push_back(f.shown + ": " + f.entries.error().message);
       continue;
     }
-    for (auto& e : *results[i]) entries.push_back(std::move(e));
+    for (auto& e : *f.entries) entries.push_back({std::move(e), &f.shown});
   }
   // Name, then path, keeps a module's file and payload entries together; stable_sort keeps the
   // file before its payload.
-  std::stable_sort(entries.begin(), entries.end(), [](const ModuleEntry& a, const ModuleEntry& b) {
-    return std::tie(a.name, a.path) < std::tie(b.name, b.path);
+  std::stable_sort(entries.begin(), entries.end(), [](const Found& a, const Found& b) {
+    return std::tie(a.entry.name, a.entry.path) < std::tie(b.entry.name, b.entry.path);
   });
   // The same bytes twice (a module in both kernel/ and updates/, or a .ko next to its .ko.xz)
   // need one entry; the same bytes under two names cannot be a policy.
   std::map<Sha256, const ModuleEntry*> seen;
-  for (auto& e : entries) {
+  for (auto& [e, shown] : entries) {
     auto [it, inserted] = seen.emplace(e.sha256, &e);
     if (inserted) {
       report.policy.modules.push_back(e);
     } else if (it->second->name != e.name) {
-      report.problems.push_back(o.root + "/" + e.path.value_or("") + ": same bytes as " +
-                                it->second->path.value_or("") + " but named '" + e.name +
-                                "' instead of '" + it->second->name + "'");
+      report.problems.push_back(*shown + ": same bytes as " + it->second->path.value_or("") +
+                                " but named '" + e.name + "' instead of '" + it->second->name +
+                                "'");
     }
   }
   std::sort(report.problems.begin(), report.problems.end());

@@ -3,9 +3,14 @@
 // will see it (docs/policy.md, "Generating a policy").
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/policy.h"
@@ -29,6 +34,31 @@ struct InitReport {
 // hash and the decompressed payload's hash, under the same name. `rel` is the path recorded.
 Result<std::vector<ModuleEntry>> module_file_entries(const std::string& path,
                                                      const std::string& rel);
+
+// The same from a module file's bytes already in memory (policy/package.cpp reads them out of a
+// package); `name` is the file's name, which tells its compression.
+Result<std::vector<ModuleEntry>> module_bytes_entries(std::span<const std::uint8_t> file,
+                                                      const std::string& name,
+                                                      const std::string& rel);
+
+// *.ko, *.ko.xz, *.ko.zst, *.ko.gz: the names policy init hashes.
+bool is_module_file_name(std::string_view name);
+
+// "a directory", "a FIFO", ...: what a file named like a module is instead of a regular file.
+std::string file_type_name(mode_t mode);
+
+// One module file's outcome, for assemble_report.
+struct ScannedFile {
+  std::string rel;    // path recorded in its entries (relative to the module tree)
+  std::string shown;  // how problems name it
+  Result<std::vector<ModuleEntry>> entries;
+};
+
+// The report from every module file's outcome, however they were read: entries ordered by name
+// and path, the same bytes kept once, 'kernels' from options.kernel or the modules' vermagic.
+// `problems` are those found before hashing (unreadable directories, say).
+InitReport assemble_report(std::vector<ScannedFile> files, std::vector<std::string> problems,
+                           const InitOptions& options);
 
 // Walks root for *.ko, *.ko.xz, *.ko.zst, *.ko.gz (directory symlinks are not followed). Files that
 // cannot be read or are not modules become problems; the walk goes on. Fails only when root

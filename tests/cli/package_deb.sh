@@ -57,7 +57,7 @@ sort "$tmp/control/conffiles" | tr '\n' ' ' |
 grep -q 'upgrade | failed-upgrade) ;;' "$tmp/control/prerm" || bad "prerm acts on upgrade"
 grep -q 'modgate disarm' "$tmp/control/prerm" || bad "prerm does not disarm on removal"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libbpf1 libelf1 libssl3 libyaml-0-2 init-system-helpers; do
+for lib in libbpf1 libelf1 libssl3 libyaml-0-2 libarchive13 init-system-helpers; do
 	[[ "$depends" == *"$lib"* ]] || bad "Depends lacks $lib: $depends"
 done
 # The binary runs and is stripped to a sane size.

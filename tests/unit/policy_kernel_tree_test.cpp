@@ -10,8 +10,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "policy/init.h"
+#include "policy/package.h"
 #include "policy/policy.h"
 
 namespace modgate::policy {
@@ -33,11 +36,15 @@ std::string trim(std::string s) {
   return s;
 }
 
+// Where fetch-kernel unpacked a Debian kernel's packages (and kept the .debs, in .debs/).
+std::string fetched(const std::string& suite) {
+  return trim(shell(std::string(MODGATE_SOURCE_DIR) + "/scripts/vm/fetch-kernel " + suite));
+}
+
 // The module tree of a fetched Debian kernel: lib/modules/RELEASE, or usr/lib/modules/RELEASE on
 // merged-/usr releases (trixie).
 std::string module_tree(const std::string& suite) {
-  std::string dir =
-      trim(shell(std::string(MODGATE_SOURCE_DIR) + "/scripts/vm/fetch-kernel " + suite));
+  std::string dir = fetched(suite);
   for (const char* sub : {"lib/modules", "usr/lib/modules"}) {
     fs::path p = fs::path(dir) / sub;
     std::error_code ec;
@@ -112,6 +119,45 @@ void whole_tree(const std::string& suite, std::size_t entries_per_file) {
 
 TEST(PolicyKernelTree, WholeBookwormTree) { whole_tree("bookworm", 1); }
 TEST(PolicyKernelTree, WholeTrixieTree) { whole_tree("trixie", 2); }
+
+// policy init --from-package on every package fetch-kernel kept against --from on what dpkg -x
+// unpacked from them: the same entries, field for field and in the same order.
+void package_matches_tree(const std::string& suite) {
+  std::string root = module_tree(suite);
+  ASSERT_FALSE(root.empty());
+  std::vector<std::string> debs;
+  for (const auto& e : fs::directory_iterator(fs::path(fetched(suite)) / ".debs"))
+    debs.push_back(e.path().string());
+  ASSERT_FALSE(debs.empty());
+  std::sort(debs.begin(), debs.end());
+  auto pkg = scan_packages(debs, {"", std::nullopt, Mode::kDryRun, 0});
+  ASSERT_TRUE(pkg.ok()) << pkg.error().message;
+  auto tree = scan_module_tree({root, std::nullopt, Mode::kDryRun, 0});
+  ASSERT_TRUE(tree.ok()) << tree.error().message;
+  EXPECT_TRUE(pkg->problems.empty()) << pkg->problems[0];
+  EXPECT_EQ(pkg->files, tree->files);
+  const auto& a = pkg->policy.modules;
+  const auto& b = tree->policy.modules;
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); i++) {
+    auto fields = [](const ModuleEntry& m) {
+      return std::tie(m.name, m.sha256, m.version, m.vermagic, m.signer, m.path, m.note);
+    };
+    ASSERT_TRUE(fields(a[i]) == fields(b[i]))
+        << "entry " << i << ": " << a[i].name << " " << a[i].path.value_or("") << " vs "
+        << b[i].name << " " << b[i].path.value_or("");
+  }
+  EXPECT_EQ(pkg->policy.kernels, std::vector<std::string>{fs::path(root).filename().string()});
+  EXPECT_EQ(pkg->policy.kernels, tree->policy.kernels);
+  EXPECT_EQ(pkg->policy.digest, tree->policy.digest);
+  EXPECT_EQ(policy_to_yaml(pkg->policy, {}), policy_to_yaml(tree->policy, {}));
+}
+
+// linux-image-6.1.0-57-amd64: lib/modules, plain .ko, data.tar.xz.
+TEST(PolicyKernelTree, BookwormPackageMatchesTree) { package_matches_tree("bookworm"); }
+// linux-modules-7.3.4+deb13-amd64 (with linux-image, -binary and -base, which add nothing):
+// usr/lib/modules, .ko.xz.
+TEST(PolicyKernelTree, TrixieBackportsPackagesMatchTree) { package_matches_tree("trixie-bpo"); }
 
 }  // namespace
 }  // namespace modgate::policy
