@@ -18,6 +18,7 @@
 #include <string>
 
 #include "agent/cli/commands.h"
+#include "agent/util/atomic_file.h"
 #include "policy/rollout.h"
 
 namespace modgate::cli {
@@ -33,43 +34,6 @@ struct BundleOptions {
   std::int64_t verify_skew = policy::kDefaultMaxFutureSkew;
   std::string verify_machine_id = std::string(policy::kDefaultMachineIdPath);
 };
-
-// A temporary file in the target's directory, renamed over it: readers (an agent watching the
-// directory, a ConfigMap generator) never see half a bundle.
-Result<Ok> write_atomically(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0)
-    return Error{"cannot create a temporary file next to " + path + ": " + std::strerror(errno)};
-  auto fail = [&](const std::string& what) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Error{what + ": " + std::strerror(err)};
-  };
-  // Neither bundles nor policies are secret; mkstemp's 0600 would make them unreadable to a
-  // non-root web server or reviewer.
-  if (::fchmod(fd, 0644) != 0) return fail("cannot chmod " + tmp);
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write " + tmp);
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("cannot write " + tmp);
-  if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return Error{"cannot write " + tmp + ": " + std::strerror(err)};
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return Error{"cannot rename " + tmp + " to " + path + ": " + std::strerror(err)};
-  }
-  return Ok{};
-}
 
 int run_keygen(const BundleOptions& o) {
   const std::string me = "modgate keygen: ";
@@ -142,7 +106,7 @@ int run_sign(const BundleOptions& o) {
   bool to_stdout = o.sign_output.empty() || o.sign_output == "-";
   if (to_stdout) {
     std::cout << *bundle;
-  } else if (auto w = write_atomically(o.sign_output, *bundle); !w) {
+  } else if (auto w = write_output_file(o.sign_output, *bundle, 0644); !w) {
     std::cerr << me << w.error().message << "\n";
     return kExitFailure;
   }
@@ -198,7 +162,7 @@ int run_verify(const BundleOptions& o) {
     return kExitOk;
   }
   if (!o.verify_output.empty()) {
-    if (auto w = write_atomically(o.verify_output, v->policy_text); !w) {
+    if (auto w = write_output_file(o.verify_output, v->policy_text, 0644); !w) {
       std::cerr << me << w.error().message << "\n";
       return kExitFailure;
     }

@@ -71,7 +71,7 @@ int write_generated(const std::string& me, const policy::Policy& p,
   }
   if (output.empty() || output == "-") {
     std::cout << yaml;
-  } else if (auto w = write_atomically(output, yaml, 0644); !w) {
+  } else if (auto w = write_output_file(output, yaml, 0644); !w) {
     std::cerr << me << ": " << w.error().message << "\n";
     return kExitFailure;
   }
@@ -398,7 +398,7 @@ int run_suggest(const PolicyOptions& o) {
     std::cout << j.dump(2) << "\n";
     if (r.suggestions.empty() || o.suggest_output.empty() || o.suggest_output == "-")
       return kExitOk;
-    if (auto w = write_atomically(o.suggest_output, policy::policy_to_yaml(r.proposed, {}), 0644);
+    if (auto w = write_output_file(o.suggest_output, policy::policy_to_yaml(r.proposed, {}), 0644);
         !w) {
       std::cerr << me << w.error().message << "\n";
       return kExitFailure;
@@ -444,7 +444,7 @@ int run_suggest(const PolicyOptions& o) {
 
   if (yaml_to_stdout) {
     std::cout << yaml;
-  } else if (auto w = write_atomically(o.suggest_output, yaml, 0644); !w) {
+  } else if (auto w = write_output_file(o.suggest_output, yaml, 0644); !w) {
     std::cerr << me << w.error().message << "\n";
     return kExitFailure;
   }
@@ -505,10 +505,12 @@ Runner register_policy(CLI::App& app) {
       grp->add_subcommand("init", "Generate a policy that allows every module in a module tree");
   auto* from =
       init->add_option("--from", o->init_from, "Module tree (default /lib/modules/RELEASE)");
-  auto* from_package = init->add_option("--from-package", o->init_packages,
-                   "Debian kernel package (.deb) to read instead of a tree, without installing it "
-                   "(repeatable)")
-      ->excludes(from);
+  auto* from_package =
+      init->add_option(
+              "--from-package", o->init_packages,
+              "Debian kernel package (.deb) to read instead of a tree, without installing it "
+              "(repeatable)")
+          ->excludes(from);
   init->add_option("--kernel", o->init_kernel,
                    "Kernel release: the tree to read without --from or --from-package, and the "
                    "'kernels' entry (default: uname -r, or the release in the modules' vermagic "

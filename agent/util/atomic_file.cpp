@@ -22,6 +22,26 @@ std::string dirname_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+Result<Ok> write_output_file(const std::string& path, const std::string& text, mode_t mode) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))
+    return write_atomically(path, text, mode);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot write " + path + ": " + errstr(errno)};
+  for (std::size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return Error{"cannot write " + path + ": " + errstr(err)};
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) return Error{"cannot write " + path + ": " + errstr(errno)};
+  return Ok{};
+}
+
 Result<Ok> mkdir_p(const std::string& dir, mode_t mode) {
   if (dir.empty() || dir == "/" || dir == ".") return Ok{};
   struct stat st {};

@@ -16,6 +16,11 @@ namespace modgate {
 // fsyncs the directory, so that after a power cut PATH holds the old or the new text.
 Result<Ok> write_atomically(const std::string& path, const std::string& text, mode_t mode);
 
+// A command's -o FILE: an existing character device or FIFO (/dev/null, /dev/stdout, a pipe from
+// the shell's process substitution) is written in place, since renaming a file over it would
+// replace, say, /dev/null itself; anything else goes through write_atomically.
+Result<Ok> write_output_file(const std::string& path, const std::string& text, mode_t mode);
+
 // mkdir -p with MODE for the directories it creates.
 Result<Ok> mkdir_p(const std::string& dir, mode_t mode);
 

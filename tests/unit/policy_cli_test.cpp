@@ -2,6 +2,8 @@
 // The `modgate policy` commands as an operator runs them: exit codes, output streams, files.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -296,6 +298,23 @@ TEST_F(PolicyCli, InitFromPackageMatchesTheUnpackedTree) {
   auto junk = run_modgate("policy init --from-package " + policy("x.yaml", kPolicy));
   EXPECT_EQ(junk.rc, 1);
   EXPECT_THAT(junk.err, HasSubstr((t_ / "x.yaml") + ": not a Debian package"));
+}
+
+TEST_F(PolicyCli, OutputToADeviceWritesIntoItInsteadOfReplacingIt) {
+  // -o /dev/null once renamed a regular file over the host's /dev/null. A device node of our own
+  // (the same one: 1,3) stands in for it.
+  const fs::path dev = t_.path() / "null";
+  if (::mknod(dev.c_str(), S_IFCHR | 0666, ::makedev(1, 3)) != 0)
+    GTEST_SKIP() << "mknod needs root and a dev-capable TMPDIR";
+  std::string a = policy("a.yaml", kPolicy);
+  auto r = run_modgate("policy merge " + a + " " + a + " -o " + dev.string());
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(fs::is_character_file(fs::symlink_status(dev))) << "the device was replaced";
+  EXPECT_FALSE(fs::exists(dev.string() + ".tmp"));
+  // A regular file is still replaced in one rename.
+  std::string out = (t_.path() / "out.yaml").string();
+  EXPECT_EQ(run_modgate("policy merge " + a + " " + a + " -o " + out).rc, 0);
+  EXPECT_TRUE(fs::is_regular_file(out));
 }
 
 TEST_F(PolicyCli, PolicyWithoutSubcommandIsAUsageError) { EXPECT_EQ(run_modgate("policy").rc, 2); }
