@@ -38,6 +38,7 @@
 #include "agent/report/prometheus.h"
 #include "agent/sd_notify.h"
 #include "agent/util/atomic_file.h"
+#include "policy/installed.h"
 #include "policy/policy.h"
 #include "policy/preloaded.h"
 
@@ -48,6 +49,8 @@ using nlohmann::ordered_json;
 
 // The ABI header's stat indices are int arithmetic (it is C shared with the BPF side); named here
 // as the size_t indices they are into the stats array.
+// Where installed kernels keep their trees; the DaemonSet mounts the host's there too.
+constexpr const char* kModulesDir = "/lib/modules";
 constexpr std::size_t kStatRingbufLost = static_cast<std::size_t>(MG_STAT_RINGBUF_LOST);
 constexpr std::size_t kStatHashFailed = static_cast<std::size_t>(MG_STAT_HASH_FAILED);
 
@@ -168,6 +171,7 @@ class Daemon {
   Result<std::string> read_input(const std::string& path) const;
   void on_pull();
   ordered_json pull_status() const;
+  ordered_json kernels_status() const;
   void print_counters() const;
   void on_event(const mg_event& e);
   void note_preloaded(const policy::Policy* full);
@@ -535,6 +539,16 @@ Result<Ok> Daemon::setup_socket() {
   return Ok{};
 }
 
+// Listed on every status request rather than watched: a readdir of /lib/modules costs less than
+// keeping an inotify watch honest across kernel installs, and the metrics file is rewritten on a
+// timer anyway.
+ordered_json Daemon::kernels_status() const {
+  if (!policy_) return nullptr;
+  auto r = policy::installed_kernels_not_covered(*policy_, kModulesDir, kernel_release());
+  if (!r) return ordered_json{{"modules_dir", kModulesDir}, {"error", r.error().message}};
+  return ordered_json{{"modules_dir", kModulesDir}, {"not_covered", *r}};
+}
+
 ordered_json Daemon::status() const {
   ordered_json s;
   auto in_force = enf_->policy_in_force();
@@ -560,6 +574,7 @@ ordered_json Daemon::status() const {
     }
   }
   s["policy"] = pol;
+  s["kernels"] = kernels_status();
   s["fallback"] =
       fallback_ ? ordered_json{{"reason", fallback_->reason},
                                {"action", fallback_->action},

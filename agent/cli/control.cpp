@@ -66,6 +66,10 @@ void print_status(const json& s) {
     if (p.value("kexec", false)) judged += ", kexec images";
     row("judged", judged);
   }
+  // The next boot may run a kernel the policy does not name: said before anyone reboots.
+  if (s.contains("kernels") && s["kernels"].is_object() && s["kernels"].contains("not_covered"))
+    for (const auto& release : s["kernels"]["not_covered"])
+      row("next boot", st.bad(release.get<std::string>() + " installed, not in the policy"));
   const json& la = s["last_apply"];
   if (!la.is_null()) {
     bool ok = str(la, "result") == "ok";

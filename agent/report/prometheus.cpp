@@ -116,6 +116,18 @@ std::string render_prometheus(const ordered_json& s) {
         .sample(1, {{"reason", str(s["fallback"], "reason")},
                     {"action", str(s["fallback"], "action")}});
 
+  if (has(s, "kernels") && has(s["kernels"], "not_covered")) {
+    const auto& nc = s["kernels"]["not_covered"];
+    Family(out, "modgate_kernels_not_covered", "gauge",
+           "Installed kernels, other than the running one, that the policy's kernels: does not "
+           "name: booting one runs the policy as its other_kernels: says (docs/rollout.md).")
+        .sample(nc.size());
+    if (!nc.empty()) {
+      Family f(out, "modgate_kernel_not_covered_info", "gauge",
+               "One per installed kernel the policy does not name; the value is always 1.");
+      for (const auto& release : nc) f.sample(1, {{"release", release.get<std::string>()}});
+    }
+  }
   if (has(s, "counters") && !s["counters"].empty()) {
     Family f(out, "modgate_decisions_total", "counter",
              "Module, firmware and kexec load decisions and autoload decisions, by LSM hook "

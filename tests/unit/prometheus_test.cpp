@@ -40,6 +40,7 @@ ordered_json full_status() {
     "pull": {"url": "https://example/b", "attempts": 9, "failures_total": 4,
              "consecutive_failures": 2, "last_success_unix": 1790000000,
              "last_failure_unix": 1790000200, "last_error": "x"},
+    "kernels": {"modules_dir": "/lib/modules", "not_covered": ["6.12.95+deb12-amd64"]},
     "agent": {"pid": 1, "start_unix": 1789999000}
   })");
 }
@@ -192,6 +193,20 @@ TEST(Prometheus, UnreadableTrustStoreHasNoHighWaterMark) {
   Parsed p = parse_exposition(text);
   EXPECT_THAT(text, Not(HasSubstr("modgate_trust_high_water_version")));
   EXPECT_EQ(value_of(p, "modgate_policy_version"), 42);
+}
+
+TEST(Prometheus, InstalledKernelsThePolicyDoesNotNameAreCountedAndNamed) {
+  Parsed p = parse_exposition(render_prometheus(full_status()));
+  EXPECT_EQ(value_of(p, "modgate_kernels_not_covered"), 1);
+  EXPECT_EQ(value_of(p, "modgate_kernel_not_covered_info", R"(release="6.12.95+deb12-amd64")"), 1);
+  auto s = full_status();
+  s["kernels"]["not_covered"] = ordered_json::array();
+  std::string text = render_prometheus(s);
+  EXPECT_EQ(value_of(parse_exposition(text), "modgate_kernels_not_covered"), 0);
+  EXPECT_THAT(text, Not(HasSubstr("modgate_kernel_not_covered_info")));
+  // /lib/modules unreadable (a pod without the mount): no claim either way.
+  s["kernels"] = {{"modules_dir", "/lib/modules"}, {"error", "No such file or directory"}};
+  EXPECT_THAT(render_prometheus(s), Not(HasSubstr("modgate_kernels_not_covered")));
 }
 
 TEST(Prometheus, LabelValuesAreEscaped) {

@@ -111,3 +111,28 @@ grep -q '"verdict":"would-deny".*"name":"minix"' "$EVENTS" ||
 	fail "the adopting agent did not report the load the armed fallback saw"
 pass "the adopting agent reported the armed fallback's load"
 stop_agent
+
+# --- an installed kernel the policy does not name: status and the metrics say so before a reboot
+# (docs/rollout.md, "Kernel upgrades"); a tree without modules.dep (DKMS leftovers) is no kernel ---
+rel=$(uname -r)
+mkdir -p /lib/modules/9.9.9-next/kernel /lib/modules/9.9.8-gone/updates
+: >/lib/modules/9.9.9-next/modules.dep
+write_policy /etc/named.yaml enforce "kernels: [\"$rel\"]" dummy
+start_agent /etc/named.yaml
+"$MODGATE" status --json >/tmp/status.json
+grep -q '"9.9.9-next"' /tmp/status.json || fail "status does not name 9.9.9-next: $(grep -A4 '"kernels"' /tmp/status.json)"
+grep -q '9.9.8-gone' /tmp/status.json && fail "status names a directory without modules.dep"
+"$MODGATE" status | grep -q '^next boot *9.9.9-next installed, not in the policy' ||
+	fail "status does not say the next boot is not covered: $("$MODGATE" status | head -n 12)"
+grep -q '^modgate_kernels_not_covered 1$' "$metrics" || fail "metrics: $(grep not_covered "$metrics")"
+grep -q '^modgate_kernel_not_covered_info{release="9.9.9-next"} 1$' "$metrics" ||
+	fail "metrics do not name 9.9.9-next"
+pass "an installed kernel the policy does not name is said in status and the metrics"
+write_policy /etc/named2.yaml enforce "kernels: [\"$rel\", \"9.9.*\"]" dummy
+sed -i 's/^version: 1/version: 2/' /etc/named2.yaml
+"$MODGATE" apply /etc/named2.yaml || fail "apply of the policy naming 9.9.* failed"
+grep -q '^modgate_kernels_not_covered 0$' "$metrics" || fail "metrics still count a kernel: $(grep not_covered "$metrics")"
+"$MODGATE" status | grep -q '^next boot' && fail "status still names a kernel the policy now names"
+pass "a policy naming the kernel clears it"
+stop_agent
+rm -rf /lib/modules/9.9.9-next /lib/modules/9.9.8-gone
