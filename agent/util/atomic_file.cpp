@@ -54,8 +54,13 @@ Result<Ok> mkdir_p(const std::string& dir, mode_t mode) {
 
 Result<Ok> write_atomically(const std::string& path, const std::string& text, mode_t mode) {
   const std::string tmp = path + ".tmp";
-  // O_NOFOLLOW: a symlink planted at PATH.tmp must not redirect a root write elsewhere.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  // Whatever sits at PATH.tmp goes first, then the file is made new (O_EXCL, which also never
+  // follows a symlink): a FIFO planted there would block the open until a reader came, wedging the
+  // agent's loop, and a symlink would redirect a root write. One planted again in between makes
+  // the open fail, not block.
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
+    return Error{"cannot remove the leftover " + tmp + ": " + errstr(errno)};
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return Error{"cannot write " + tmp + ": " + errstr(errno)};
   // The mode given to open() is filtered by the umask; the file's readers depend on the real one.
   if (::fchmod(fd, mode) != 0) {
