@@ -617,6 +617,17 @@ VerifyResult verify_bundle(std::string_view bytes, const std::string& source,
   return VerifiedBundle{std::move(*p), std::string(parsed->policy), h, entry->file};
 }
 
+Result<UnverifiedBundle> read_unverified_bundle(std::string_view bytes, const std::string& source) {
+  std::string err;
+  auto parsed = parse_bundle(bytes, source, err);
+  if (!parsed) return Error{err};
+  auto policy = parse_policy(parsed->policy, source + " (its policy)");
+  if (!policy) return policy.error();
+  if (policy->version != parsed->header.version || policy->digest != parsed->header.digest)
+    return Error{source + ": the header's version or digest does not describe its policy"};
+  return UnverifiedBundle{parsed->header, std::move(*policy)};
+}
+
 Result<std::string> read_bundle_file(const std::string& path) {
   return read_regular_file(path, kMaxBundleBytes, "a bundle");
 }

@@ -183,6 +183,15 @@ VerifyResult verify_bundle(std::string_view bytes, const std::string& source,
                            const TrustStore& trust, std::int64_t now,
                            std::int64_t max_future_skew = kDefaultMaxFutureSkew);
 
+// A bundle's header and policy bytes, syntax checked but NOT authenticated: for showing what a
+// bundle holds (`policy show`, `policy diff`), never for deciding anything. The header's version
+// and digest are checked against the policy, so what is shown is at least what the header claims.
+struct UnverifiedBundle {
+  BundleHeader header;
+  Policy policy;
+};
+Result<UnverifiedBundle> read_unverified_bundle(std::string_view bytes, const std::string& source);
+
 // The bytes of a bundle file: a regular file of at most kMaxBundleBytes.
 Result<std::string> read_bundle_file(const std::string& path);
 

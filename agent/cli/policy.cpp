@@ -38,9 +38,19 @@ namespace modgate::cli {
 
 // Parse errors already name the file and position, one per line; they go out as they are so
 // editors and CI annotators can jump to them.
-Result<policy::Policy> load_policy_file(const std::string& file) {
+Result<policy::Policy> load_policy_file(const std::string& file, bool bundle_ok) {
   auto text = policy::read_policy_text(file);
   if (!text) return text.error();
+  if (bundle_ok && policy::looks_like_bundle(*text)) {
+    auto b = policy::read_unverified_bundle(*text, file);
+    if (!b) return b.error();
+    std::cerr << file << ": a signed bundle (key " << b->header.key_id << ", version "
+              << b->header.version << ", created " << policy::utc_time_string(b->header.created)
+              << "); its signature is not checked here: 'modgate policy verify --trust DIR " << file
+              << "' checks it\n";
+    if (auto c = policy::compile(b->policy); !c) return Error{file + ": " + c.error().message};
+    return std::move(b->policy);
+  }
   // Without a trust store a bundle's policy is only a claim; say how to check it instead of
   // printing YAML errors about its header.
   if (policy::looks_like_bundle(*text))
@@ -211,7 +221,7 @@ int run_check(const PolicyOptions& o) {
 }
 
 int run_show(const PolicyOptions& o) {
-  auto p = load(o.show_file);
+  auto p = load_policy_file(o.show_file, /*bundle_ok=*/true);
   if (!p) {
     std::cerr << p.error().message << "\n";
     return kExitFailure;
@@ -222,8 +232,8 @@ int run_show(const PolicyOptions& o) {
 }
 
 int run_diff(const PolicyOptions& o) {
-  auto a = load(o.diff_old);
-  auto b = load(o.diff_new);
+  auto a = load_policy_file(o.diff_old, /*bundle_ok=*/true);
+  auto b = load_policy_file(o.diff_new, /*bundle_ok=*/true);
   if (!a || !b) {
     if (!a) std::cerr << a.error().message << "\n";
     if (!b) std::cerr << b.error().message << "\n";
@@ -479,7 +489,9 @@ Runner register_policy(CLI::App& app) {
       "  modgate policy check --covers /lib/modules/$(uname -r) /etc/modgate/policy.yaml");
 
   auto* show = grp->add_subcommand("show", "Print a policy's canonical digest and a summary");
-  show->add_option("FILE", o->show_file, "Policy file")->required();
+  show->add_option("FILE", o->show_file,
+                   "Policy file, or a bundle (its signature is not checked: 'policy verify' does)")
+      ->required();
   show->add_flag("--json", o->show_json, "Print the whole policy as one JSON object");
   show->add_flag("--modules", o->show_modules, "List every module entry");
   show->footer(
@@ -489,8 +501,9 @@ Runner register_policy(CLI::App& app) {
 
   auto* diff = grp->add_subcommand(
       "diff", "Show modules added and removed (by name and hash) and settings changed");
-  diff->add_option("OLD", o->diff_old, "The policy in force")->required();
-  diff->add_option("NEW", o->diff_new, "The policy to compare with it")->required();
+  diff->add_option("OLD", o->diff_old, "The policy in force (a file or a bundle)")->required();
+  diff->add_option("NEW", o->diff_new, "The policy to compare with it (a file or a bundle)")
+      ->required();
   diff->add_flag("--json", o->diff_json, "Print the differences as one JSON object");
   diff->add_flag("--exit-code", o->diff_exit_code,
                  "Exit 1 when the policies differ and 0 when they do not, as diff(1) does; an "

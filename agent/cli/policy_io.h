@@ -10,9 +10,10 @@
 
 namespace modgate::cli {
 
-// A policy file parsed and compiled, its warnings printed; a bundle is refused with the command
-// that checks it. Errors name the file and position.
-Result<policy::Policy> load_policy_file(const std::string& file);
+// A policy file parsed and compiled, its warnings printed. A bundle is refused with the command
+// that checks it, unless `bundle_ok` (commands that only show a policy): then its policy is read
+// without checking the signature, and a note on stderr says so. Errors name the file and position.
+Result<policy::Policy> load_policy_file(const std::string& file, bool bundle_ok = false);
 
 // Writes p as YAML (with `header` comment lines) to output, or stdout when output is empty or
 // "-", after checking that the text reads back to p's digest. Returns an exit code; `me` prefixes

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -280,21 +281,49 @@ TEST_F(BundleCli, VerifyCommandLineAndTrustProblems) {
   EXPECT_EQ(missing.err, "modgate policy verify: nope.bundle: No such file or directory\n");
 }
 
-TEST_F(BundleCli, PolicyCheckAndShowPointAtVerifyForABundle) {
+TEST_F(BundleCli, PolicyCheckPointsAtVerifyForABundle) {
   keygen("fleet");
   ASSERT_EQ(run("policy sign --key fleet.private.pem p.yaml -o p.bundle").rc, 0);
-  const std::string msg =
-      "p.bundle: is a signed policy bundle, not a policy file; check it with 'modgate policy "
-      "verify --trust DIR p.bundle' (-o FILE extracts the policy)\n";
-  for (const std::string cmd : {"policy check p.bundle", "policy show p.bundle"}) {
-    auto r = run(cmd);
-    EXPECT_EQ(r.rc, 1) << cmd;
-    EXPECT_EQ(r.err, msg) << cmd;
-  }
+  auto r = run("policy check p.bundle");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err,
+            "p.bundle: is a signed policy bundle, not a policy file; check it with 'modgate policy "
+            "verify --trust DIR p.bundle' (-o FILE extracts the policy)\n");
   auto s = run("policy sign --key fleet.private.pem p.bundle");
   EXPECT_EQ(s.rc, 1);
   EXPECT_EQ(s.err,
             "modgate policy sign: p.bundle: is already a signed bundle; sign the policy file\n");
+}
+
+TEST_F(BundleCli, ShowAndDiffReadABundlesPolicySayingTheSignatureIsNotChecked) {
+  std::string id = keygen("fleet");
+  ASSERT_EQ(run("policy sign --key fleet.private.pem p.yaml -o p.bundle").rc, 0);
+  const std::string note = "p.bundle: a signed bundle (key " + id + ", version 4, created ";
+  auto file = run("policy show --json p.yaml");
+  auto shown = run("policy show --json p.bundle");
+  EXPECT_EQ(shown.rc, 0) << shown.err;
+  auto without_file = [](std::string s) { return s.substr(s.find("\"digest\"")); };
+  EXPECT_EQ(without_file(shown.out), without_file(file.out))
+      << "the bundle's policy is the signed file's";
+  EXPECT_THAT(shown.err, HasSubstr(note));
+  EXPECT_THAT(shown.err, HasSubstr("its signature is not checked here"));
+  write_file(
+      t_.path() / "q.yaml",
+      "version: 5\nmode: dry-run\nmodules:\n  - name: ext4\n    sha256: " + hash_hex(1) + "\n");
+  auto d = run("policy diff --exit-code p.bundle q.yaml");
+  EXPECT_EQ(d.rc, 1) << d.err;
+  EXPECT_THAT(d.out, HasSubstr("mode: enforce -> dry-run"));
+  // A policy changed under its header is not shown as if the header described it.
+  std::string bundle;
+  {
+    std::ifstream in(t_.path() / "p.bundle");
+    bundle.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bundle.replace(bundle.find("mode: enforce"), 13, "mode: dry-ru\n");
+  write_file(t_.path() / "edited.bundle", bundle);
+  auto e = run("policy show edited.bundle");
+  EXPECT_EQ(e.rc, 1);
+  EXPECT_THAT(e.err, HasSubstr("edited.bundle"));
 }
 
 }  // namespace
