@@ -7,9 +7,11 @@
 #include <cctype>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "policy/init.h"
@@ -152,6 +154,8 @@ const char* tamper_op_name(std::uint32_t op) {
       return "ftrace-write";
     case MG_TAMPER_SIGIO:
       return "sigio";
+    case MG_TAMPER_RLIMIT:
+      return "rlimit";
     case MG_TAMPER_LOCKDOWN:
       return "lockdown";
     default:
@@ -200,6 +204,14 @@ std::string lockdown_reason_name(std::uint32_t value) {
 
 // The fields a tamper event carries beyond the common ones (modgate_abi.h says which mg_event
 // field holds what for each operation).
+// RLIMIT_* numbers are the same on every Linux architecture modgate runs on (asm-generic).
+std::string rlimit_name(std::uint32_t resource) {
+  static constexpr const char* kNames[] = {
+      "cpu",     "fsize", "data",  "stack",      "core",     "rss",  "nproc",  "nofile",
+      "memlock", "as",    "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime"};
+  return resource < std::size(kNames) ? kNames[resource] : std::to_string(resource);
+}
+
 void tamper_fields(nlohmann::ordered_json& j, const mg_event& e) {
   std::string name = bounded(e.name, sizeof(e.name));
   auto name_or_null = [&] { return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name); };
@@ -239,6 +251,10 @@ void tamper_fields(nlohmann::ordered_json& j, const mg_event& e) {
       break;
     case MG_TAMPER_LOCKDOWN:
       j["lockdown_reason"] = lockdown_reason_name(e.entry);
+      break;
+    case MG_TAMPER_RLIMIT:
+      j["resource"] = rlimit_name(e.entry);
+      j["target_pid"] = e.size;
       break;
     default:
       break;

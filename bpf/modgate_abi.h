@@ -208,7 +208,8 @@ struct mg_event {
 #define MG_TAMPER_FTRACE 13	   /* opening /proc/sys/kernel/ftrace_enabled for writing */
 #define MG_TAMPER_SIGIO 14    /* a signal to the agent through an fd's owner (F_SETOWN, O_ASYNC) */
 #define MG_TAMPER_LOCKDOWN 15 /* an integrity-class lockdown reason (entry: the kernel's value) */
-#define MG_TAMPER_COUNT 16
+#define MG_TAMPER_RLIMIT 16   /* changing the agent's resource limits (prlimit; entry: RLIMIT_*) */
+#define MG_TAMPER_COUNT 17
 
 /* Who the agent is and where its pins live; one element, written by the agent. */
 struct mg_guard {

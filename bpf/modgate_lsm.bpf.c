@@ -42,6 +42,7 @@
  *   lsm/sb_umount            unmounting the pins' bpffs, or lazily a mount above it
  *   lsm/task_kill            signals to the agent other than 0 and SIGHUP
  *   lsm/file_send_sigiotask  any signal queued to the agent through an fd's owner (SIGIO)
+ *   lsm/task_setrlimit       changing the agent's resource limits (prlimit)
  *   lsm/ptrace_access_check  ptrace attach, /proc/PID/mem, process_vm_*, pidfd_getfd on the agent
  *   lsm/file_open            writing /proc/sys/kernel/modprobe or ftrace_enabled, or a file
  *                            mapped into the agent
@@ -408,6 +409,20 @@ int BPF_PROG(guard_file_send_sigiotask, struct task_struct *tsk, struct fown_str
 	if (ret)
 		return ret;
 	return guard_task(tsk, false, false, MG_TAMPER_SIGIO, sig);
+}
+
+/*
+ * prlimit(2) on the agent: a low RLIMIT_NOFILE starves its control socket and event files,
+ * RLIMIT_FSIZE, RLIMIT_CPU or RLIMIT_AS end it with a signal that never passes task_kill. The agent
+ * may set its own (by_current).
+ */
+SEC("lsm/task_setrlimit")
+int BPF_PROG(guard_task_setrlimit, struct task_struct *p, unsigned int resource,
+	     struct rlimit *new_rlim, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_task(p, false, true, MG_TAMPER_RLIMIT, resource);
 }
 
 SEC("lsm/locked_down")

@@ -104,6 +104,11 @@ const std::vector<Hook>& table() {
        false,
        {{"guard_file_send_sigiotask",
          {"struct task_struct *tsk", "struct fown_struct *fown", "int sig"}}}},
+      {"bpf_lsm_task_setrlimit",
+       false,
+       false,
+       {{"guard_task_setrlimit",
+         {"struct task_struct *p", "unsigned int resource", "struct rlimit *new_rlim"}}}},
   };
   return hooks;
 }

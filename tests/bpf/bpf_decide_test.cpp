@@ -2327,6 +2327,29 @@ const GuardCase kGuardCases[] = {
            return a;
          }(),
      .ret = 0},
+    // prlimit on the agent (lsm/task_setrlimit): entry is the RLIMIT_* resource.
+    {.name = "rlimit_of_the_agent_by_non_agent_refused",
+     .policy = protect(),
+     .agent = Agent::kParent,
+     .args = task_args(false, MG_TAMPER_RLIMIT, 7),
+     .ret = kEperm,
+     .events = {tamper_ev(MG_TAMPER_RLIMIT, 7, kParentTgid, "")},
+     .stats = tampered(MG_TAMPER_RLIMIT)},
+    {.name = "rlimit_set_by_the_agent_on_itself_passes",
+     .policy = protect(),
+     .agent = Agent::kMe,
+     .args =
+         [] {
+           mg_guard_args a = task_args(false, MG_TAMPER_RLIMIT, 7);
+           a.target_self = 1;
+           return a;
+         }(),
+     .ret = 0},
+    {.name = "rlimit_of_the_agent_passes_when_the_policy_does_not_protect",
+     .policy = enforce(),
+     .agent = Agent::kParent,
+     .args = task_args(false, MG_TAMPER_RLIMIT, 7),
+     .ret = 0},
     {.name = "sigio_to_a_non_agent_passes",
      .policy = protect(),
      .agent = Agent::kMe,

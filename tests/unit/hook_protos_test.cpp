@@ -47,8 +47,9 @@ class FakeKernel {
       btf__add_enum_value(b, "X", 0);
       types_[std::string("enum ") + e] = id;
     }
-    for (const char* s : {"file", "bpf_map", "bpf_prog", "inode", "dentry", "vfsmount",
-                          "task_struct", "kernel_siginfo", "cred", "pt_regs", "fown_struct"})
+    for (const char* s :
+         {"file", "bpf_map", "bpf_prog", "inode", "dentry", "vfsmount", "task_struct",
+          "kernel_siginfo", "cred", "pt_regs", "fown_struct", "rlimit"})
       types_[std::string("struct ") + s] = btf__add_fwd(b, s, BTF_FWD_STRUCT);
     types_["union bpf_attr"] = btf__add_fwd(b, "bpf_attr", BTF_FWD_UNION);
   }
@@ -118,6 +119,9 @@ class FakeKernel {
     add("bpf_lsm_locked_down", {{"enum lockdown_reason", "what"}});
     add("bpf_lsm_file_send_sigiotask",
         {{"struct task_struct *", "tsk"}, {"struct fown_struct *", "fown"}, {"int", "sig"}});
+    add("bpf_lsm_task_setrlimit", {{"struct task_struct *", "p"},
+                                   {"unsigned int", "resource"},
+                                   {"struct rlimit *", "new_rlim"}});
   }
 
   const struct btf* get() const { return btf_.get(); }

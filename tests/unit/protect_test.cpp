@@ -210,6 +210,16 @@ TEST(TamperEvents, EachOperationHasItsFields) {
   EXPECT_EQ(j["operation"], "sigio");
   EXPECT_EQ(j["signal"], 0);
   EXPECT_EQ(j["target_pid"], 125);
+
+  e = tamper_event(MG_TAMPER_RLIMIT);
+  e.entry = 7;  // RLIMIT_NOFILE
+  e.size = 125;
+  j = render(e);
+  EXPECT_EQ(j["operation"], "rlimit");
+  EXPECT_EQ(j["resource"], "nofile");
+  EXPECT_EQ(j["target_pid"], 125);
+  e.entry = 99;
+  EXPECT_EQ(render(e)["resource"], "99") << "a resource newer than this table still says which";
 }
 
 // The BPF side reports the running kernel's value of enum lockdown_reason; the event names it

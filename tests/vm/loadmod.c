@@ -9,6 +9,8 @@
  *   loadmod kexec-legacy                       kexec_load with no segments
  *   loadmod write FILE TEXT                    one write(2) of TEXT (no newline), e.g. to
  *                                              test_firmware's trigger_request
+ *   loadmod prlimit PID RESOURCE LIMIT         prlimit(2) of PID's RESOURCE (nofile, fsize, cpu,
+ *                                              as) to LIMIT, soft and hard
  *   loadmod sigio PID SIG                      a pipe owned by PID (F_SETOWN) with O_ASYNC and
  *                                              F_SETSIG SIG (0: plain SIGIO), then a write to it:
  *                                              a signal that never passes task_kill
@@ -33,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,7 +61,8 @@ static int usage(void)
 	      "       loadmod kexec-unload\n"
 	      "       loadmod kexec-legacy\n"
 	      "       loadmod write FILE TEXT\n"
-	      "       loadmod sigio PID SIG\n",
+	      "       loadmod sigio PID SIG\n"
+	      "       loadmod prlimit PID RESOURCE LIMIT\n",
 	      stderr);
 	return SETUP_FAILURE;
 }
@@ -252,6 +256,30 @@ static int do_sigio(const char *pid_text, const char *sig_text)
 	return report("sigio", pid_text, n == 1 ? 0 : -1, err);
 }
 
+static int do_prlimit(const char *pid_text, const char *what, const char *limit_text)
+{
+	static const struct {
+		const char *name;
+		int resource;
+	} names[] = {{"nofile", RLIMIT_NOFILE}, {"fsize", RLIMIT_FSIZE}, {"cpu", RLIMIT_CPU},
+		     {"as", RLIMIT_AS}};
+	char *end;
+	long pid = strtol(pid_text, &end, 10);
+	if (*end || pid <= 0)
+		return setup_failure("prlimit", pid_text, "PID");
+	unsigned long long limit = strtoull(limit_text, &end, 10);
+	if (*end)
+		return setup_failure("prlimit", limit_text, "LIMIT");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(names[i].name, what) != 0)
+			continue;
+		struct rlimit r = {.rlim_cur = limit, .rlim_max = limit};
+		int rc = prlimit((pid_t)pid, names[i].resource, &r, NULL);
+		return report("prlimit", what, rc, errno);
+	}
+	return setup_failure("prlimit", what, "RESOURCE");
+}
+
 int main(int argc, char **argv)
 {
 	/* The guest console interleaves our line with kernel messages; keep it whole and ordered.
@@ -274,6 +302,8 @@ int main(int argc, char **argv)
 		return do_write(argv[2], argv[3]);
 	if (strcmp(op, "sigio") == 0 && argc == 4)
 		return do_sigio(argv[2], argv[3]);
+	if (strcmp(op, "prlimit") == 0 && argc == 5)
+		return do_prlimit(argv[2], argv[3], argv[4]);
 	if (strcmp(op, "delete") == 0 && argc == 3)
 		return do_delete(argv[2]);
 	return usage();

@@ -94,6 +94,14 @@ expect_done "SIGIO to the agent" "$LOADMOD" sigio "$AGENT_PID" 0
 expect_tamper deny sigio '"signal":0' "\"target_pid\":$AGENT_PID"
 kill -0 "$AGENT_PID" || fail "the agent died of a signal sent through SIGIO"
 pass "the agent survived SIGKILL and SIGIO through an fd's owner"
+# prlimit on the agent: a low nofile starves its socket and files; fsize, cpu and as end it with a
+# signal that passes no task_kill.
+expect_refused "Operation not permitted" "prlimit of the agent's nofile" \
+	"$LOADMOD" prlimit "$AGENT_PID" nofile 4
+expect_tamper deny rlimit '"resource":"nofile"' "\"target_pid\":$AGENT_PID"
+expect_refused "Operation not permitted" "prlimit of the agent's cpu" "$LOADMOD" prlimit "$AGENT_PID" cpu 1
+expect_refused "Operation not permitted" "prlimit of the agent's fsize" "$LOADMOD" prlimit "$AGENT_PID" fsize 0
+"$MODGATE" status >/dev/null || fail "the agent does not answer after the prlimit attempts"
 expect_refused "Permission denied" "opening /proc/PID/mem of the agent" \
 	dd if="/proc/$AGENT_PID/mem" of=/dev/null bs=1 count=0
 expect_tamper deny ptrace "\"target_pid\":$AGENT_PID"
@@ -159,6 +167,7 @@ expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
 grep -q '"signal": [1-9]' /tmp/status.json || fail "status counts no signal attempts: $(cat /tmp/status.json)"
 grep -q '"pin-unlink": [1-9]' /tmp/status.json || fail "status counts no unlink attempts"
 grep -q '"sigio": [1-9]' /tmp/status.json || fail "status counts no sigio attempts"
+grep -q '"rlimit": [1-9]' /tmp/status.json || fail "status counts no rlimit attempts"
 grep -q '"ftrace-write": [1-9]' /tmp/status.json || fail "status counts no ftrace-write attempts"
 grep -q '"lockdown": [1-9]' /tmp/status.json || fail "status counts no lockdown attempts"
 kill -0 "$AGENT_PID" || fail "agent died"

@@ -74,6 +74,8 @@ expect_done "reading /dev/mem" dd if=/dev/mem of=/dev/null bs=1 count=1
 # The agent's own links still hold the programs; its death releases them.
 expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
 # SIGKILL queued through a pipe the agent was made the owner of: no kill(), so no task_kill.
+# prlimit: without protection root may starve or end the agent through its resource limits.
+expect_done "prlimit of the agent's nofile" "$LOADMOD" prlimit "$AGENT_PID" nofile 1024
 expect_done "SIGKILL to the agent through SIGIO" "$LOADMOD" sigio "$AGENT_PID" 9
 wait "$AGENT_PID"
 AGENT_PID=
@@ -96,6 +98,8 @@ dir=$(pin_tag_dir)
 l=$("$BPFTOOL" link show | sed -n 's/^\([0-9]*\): .*/\1/p' | head -n1)
 expect_refused "Operation not supported" "bpftool link detach id $l" "$BPFTOOL" link detach id "$l"
 expect_tamper would-deny bpf-link-fd
+expect_done "prlimit of the agent's nofile" "$LOADMOD" prlimit "$AGENT_PID" nofile 1024
+expect_tamper would-deny rlimit '"resource":"nofile"'
 start_intruder || fail "intruder refused in dry-run: $(cat /tmp/intruder.out)"
 kill "$INTRUDER_PID"
 wait "$INTRUDER_PID"
