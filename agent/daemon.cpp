@@ -91,6 +91,14 @@ InForce in_force_of(const mg_config& cfg) {
   return f;
 }
 
+// nullopt where the kernel has no function tracer (then nothing can switch the trampolines off).
+std::optional<bool> read_ftrace_enabled() {
+  std::ifstream in("/proc/sys/kernel/ftrace_enabled");
+  char c = 0;
+  if (!(in >> c)) return std::nullopt;
+  return c != '0';
+}
+
 std::string kernel_release() {
   utsname u{};
   uname(&u);
@@ -162,6 +170,7 @@ class Daemon {
   void finish_client(int fd, const ordered_json& reply);
   ordered_json handle_request(const std::string& req);
   int next_client_timeout_ms() const;
+  void check_ftrace();
   void expire_clients();
   ordered_json status() const;
   // Rewrites --metrics-file from status(); a failure is reported once per change of message.
@@ -213,6 +222,10 @@ class Daemon {
                                {"refusals", ordered_json::object()}};
   const std::int64_t start_unix_ = unix_now();
   std::chrono::steady_clock::time_point metrics_due_ = std::chrono::steady_clock::now();
+  // kernel.ftrace_enabled as last seen (nullopt: no such sysctl); 0 stops every BPF trampoline,
+  // modgate's programs with them, so a change is said at once, loudly.
+  std::optional<bool> ftrace_enabled_;
+  std::chrono::steady_clock::time_point ftrace_due_ = std::chrono::steady_clock::now();
   bool disarm_requested_ = false;
   std::unique_ptr<response::HookRunner> hooks_;
   ordered_json preloaded_ = nullptr;  // the loaded_before_enforcement status object
@@ -575,6 +588,10 @@ ordered_json Daemon::status() const {
   }
   s["policy"] = pol;
   s["kernels"] = kernels_status();
+  if (auto f = read_ftrace_enabled())
+    s["ftrace_enabled"] = *f;
+  else
+    s["ftrace_enabled"] = nullptr;
   s["fallback"] =
       fallback_ ? ordered_json{{"reason", fallback_->reason},
                                {"action", fallback_->action},
@@ -726,6 +743,31 @@ int Daemon::next_client_timeout_ms() const {
     ms = static_cast<int>(std::clamp<long long>(left, 0, ms));
   }
   return ms;
+}
+
+void Daemon::check_ftrace() {
+  auto now = std::chrono::steady_clock::now();
+  if (now < ftrace_due_) return;
+  ftrace_due_ = now + std::chrono::seconds(2);
+  auto on = read_ftrace_enabled();
+  if (!on || on == ftrace_enabled_) return;
+  bool first = !ftrace_enabled_.has_value();
+  ftrace_enabled_ = on;
+  if (first && *on) return;
+  if (!*on) {
+    std::cerr << "modgate: kernel.ftrace_enabled is 0: the kernel runs none of modgate's programs, "
+                 "so no load is judged or reported until it is 1 again (sysctl "
+                 "kernel.ftrace_enabled=1; protect: true refuses the write)"
+              << std::endl;
+    writer_->write_record(ordered_json{{"event", "ftrace_disabled"},
+                                       {"message",
+                                        "kernel.ftrace_enabled is 0: modgate's programs "
+                                        "do not run"}});
+  } else {
+    std::cerr << "modgate: kernel.ftrace_enabled is 1 again: modgate's programs run" << std::endl;
+    writer_->write_record(ordered_json{{"event", "ftrace_enabled"}});
+  }
+  write_metrics();
 }
 
 void Daemon::expire_clients() {
@@ -1121,6 +1163,7 @@ int Daemon::run() {
     }
     if (disarm_requested_) break;
     expire_clients();
+    check_ftrace();
     if (hooks_) hooks_->process();
     if (std::chrono::steady_clock::now() >= watch_due) {
       watch_due = std::chrono::steady_clock::time_point::max();

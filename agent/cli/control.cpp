@@ -66,6 +66,8 @@ void print_status(const json& s) {
     if (p.value("kexec", false)) judged += ", kexec images";
     row("judged", judged);
   }
+  if (s.contains("ftrace_enabled") && s["ftrace_enabled"] == false)
+    row("programs", st.bad("NOT RUNNING: kernel.ftrace_enabled is 0"));
   // The next boot may run a kernel the policy does not name: said before anyone reboots.
   if (s.contains("kernels") && s["kernels"].is_object() && s["kernels"].contains("not_covered"))
     for (const auto& release : s["kernels"]["not_covered"])

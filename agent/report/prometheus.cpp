@@ -116,6 +116,10 @@ std::string render_prometheus(const ordered_json& s) {
         .sample(1, {{"reason", str(s["fallback"], "reason")},
                     {"action", str(s["fallback"], "action")}});
 
+  if (has(s, "ftrace_enabled"))
+    Family(out, "modgate_ftrace_enabled", "gauge",
+           "kernel.ftrace_enabled; at 0 the kernel runs none of modgate's programs (alert when 0).")
+        .sample(s["ftrace_enabled"].get<bool>() ? 1 : 0);
   if (has(s, "kernels") && has(s["kernels"], "not_covered")) {
     const auto& nc = s["kernels"]["not_covered"];
     Family(out, "modgate_kernels_not_covered", "gauge",

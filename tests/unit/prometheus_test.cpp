@@ -41,6 +41,7 @@ ordered_json full_status() {
              "consecutive_failures": 2, "last_success_unix": 1790000000,
              "last_failure_unix": 1790000200, "last_error": "x"},
     "kernels": {"modules_dir": "/lib/modules", "not_covered": ["6.12.95+deb12-amd64"]},
+    "ftrace_enabled": true,
     "agent": {"pid": 1, "start_unix": 1789999000}
   })");
 }
@@ -207,6 +208,16 @@ TEST(Prometheus, InstalledKernelsThePolicyDoesNotNameAreCountedAndNamed) {
   // /lib/modules unreadable (a pod without the mount): no claim either way.
   s["kernels"] = {{"modules_dir", "/lib/modules"}, {"error", "No such file or directory"}};
   EXPECT_THAT(render_prometheus(s), Not(HasSubstr("modgate_kernels_not_covered")));
+}
+
+TEST(Prometheus, FtraceOffIsAZeroToAlertOn) {
+  EXPECT_EQ(value_of(parse_exposition(render_prometheus(full_status())), "modgate_ftrace_enabled"),
+            1);
+  auto s = full_status();
+  s["ftrace_enabled"] = false;
+  EXPECT_EQ(value_of(parse_exposition(render_prometheus(s)), "modgate_ftrace_enabled"), 0);
+  s["ftrace_enabled"] = nullptr;  // no function tracer in this kernel
+  EXPECT_THAT(render_prometheus(s), Not(HasSubstr("modgate_ftrace_enabled")));
 }
 
 TEST(Prometheus, LabelValuesAreEscaped) {

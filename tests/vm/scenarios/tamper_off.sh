@@ -62,8 +62,15 @@ expect_done "umount of the bpffs" umount /sys/fs/bpf
 if out=$(sh -c 'echo 0 >/proc/sys/kernel/ftrace_enabled' 2>&1); then
 	expect_errno 0 "$LOADMOD" finit "$minix" $flag
 	rmmod minix
+	# Not silent: the agent polls the sysctl (every 2 s) and says so everywhere it reports.
+	expect_event 1 '"event":"ftrace_disabled"'
+	"$MODGATE" status | grep -q '^programs *NOT RUNNING: kernel.ftrace_enabled is 0' ||
+		fail "status does not say the programs are not running: $("$MODGATE" status | head -n 8)"
+	"$MODGATE" status --prometheus | grep -q '^modgate_ftrace_enabled 0$' || fail "no modgate_ftrace_enabled 0"
+	grep -q 'kernel.ftrace_enabled is 0' "$AGENT_ERR" || fail "stderr does not say ftrace_enabled is 0"
 	expect_done "writing 1 to /proc/sys/kernel/ftrace_enabled" sh -c 'echo 1 >/proc/sys/kernel/ftrace_enabled'
-	pass "with ftrace off the unlisted minix loaded"
+	expect_event 1 '"event":"ftrace_enabled"'
+	pass "with ftrace off the unlisted minix loaded, and the agent said so"
 else
 	[ "$(cat /proc/sys/kernel/ftrace_enabled)" = 1 ] || fail "ftrace_enabled is not 1 after a refused write"
 	expect_errno $EPERM "$LOADMOD" finit "$minix" $flag
