@@ -1070,6 +1070,8 @@ int Daemon::run() {
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  // With the signals blocked and no signalfd, SIGTERM would never stop the agent.
+  if (sfd < 0) return fail("signalfd: " + errstr(errno));
   int ifd = -1;
   if (!o_.watch_dir.empty()) {
     ifd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

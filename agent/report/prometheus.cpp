@@ -149,6 +149,12 @@ std::string render_prometheus(const ordered_json& s) {
       for (const auto& [verdict, n] : verdicts.items())
         f.sample(n, {{"kind", kind}, {"verdict", verdict}});
   }
+  if (has(s, "tamper_attempts") && !s["tamper_attempts"].empty()) {
+    Family f(out, "modgate_tamper_attempts_total", "counter",
+             "Attempts to switch modgate off, blind or stop it, by operation: refused under "
+             "protect, reported in dry-run (docs/threat-model.md).");
+    for (const auto& [op, n] : s["tamper_attempts"].items()) f.sample(n, {{"operation", op}});
+  }
   if (has(s, "events_lost"))
     Family(out, "modgate_events_lost_total", "counter",
            "Events the kernel could not queue (ring buffer full); each decision still counted.")

@@ -42,6 +42,7 @@ ordered_json full_status() {
              "last_failure_unix": 1790000200, "last_error": "x"},
     "kernels": {"modules_dir": "/lib/modules", "not_covered": ["6.12.95+deb12-amd64"]},
     "ftrace_enabled": true,
+    "tamper_attempts": {"signal": 2, "rlimit": 1, "sigio": 0},
     "agent": {"pid": 1, "start_unix": 1789999000}
   })");
 }
@@ -162,6 +163,9 @@ TEST(Prometheus, ValuesComeFromTheStatus) {
   EXPECT_EQ(value_of(p, "modgate_load_decisions_total", R"(kind="firmware",verdict="deny")"), 1);
   EXPECT_EQ(value_of(p, "modgate_load_decisions_total", R"(kind="module",verdict="allow")"), 9);
   EXPECT_EQ(value_of(p, "modgate_events_lost_total"), 7);
+  EXPECT_EQ(value_of(p, "modgate_tamper_attempts_total", R"(operation="signal")"), 2);
+  EXPECT_EQ(value_of(p, "modgate_tamper_attempts_total", R"(operation="rlimit")"), 1);
+  EXPECT_EQ(value_of(p, "modgate_tamper_attempts_total", R"(operation="sigio")"), 0);
   EXPECT_EQ(value_of(p, "modgate_policy_refusals_total", R"(reason="bad_signature")"), 2);
   EXPECT_EQ(value_of(p, "modgate_pull_failures_total"), 4);
   EXPECT_EQ(value_of(p, "modgate_pull_last_failure_timestamp_seconds"), 1790000200);

@@ -168,6 +168,8 @@ grep -q '"signal": [1-9]' /tmp/status.json || fail "status counts no signal atte
 grep -q '"pin-unlink": [1-9]' /tmp/status.json || fail "status counts no unlink attempts"
 grep -q '"sigio": [1-9]' /tmp/status.json || fail "status counts no sigio attempts"
 grep -q '"rlimit": [1-9]' /tmp/status.json || fail "status counts no rlimit attempts"
+"$MODGATE" status --prometheus | grep -q '^modgate_tamper_attempts_total{operation="rlimit"} [1-9]' ||
+	fail "the metrics count no rlimit attempts"
 grep -q '"ftrace-write": [1-9]' /tmp/status.json || fail "status counts no ftrace-write attempts"
 grep -q '"lockdown": [1-9]' /tmp/status.json || fail "status counts no lockdown attempts"
 kill -0 "$AGENT_PID" || fail "agent died"
