@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -31,7 +32,7 @@ struct BundleOptions {
   bool sign_created_given = false;
   std::string verify_pubkey, verify_trust, verify_bundle, verify_output;
   bool verify_json = false;
-  std::int64_t verify_skew = policy::kDefaultMaxFutureSkew;
+  std::chrono::seconds verify_skew{policy::kDefaultMaxFutureSkew};
   std::string verify_machine_id = std::string(policy::kDefaultMachineIdPath);
 };
 
@@ -125,10 +126,6 @@ int run_verify(const BundleOptions& o) {
     std::cerr << me << "give exactly one of --pubkey FILE and --trust DIR\n";
     return kExitUsage;
   }
-  if (o.verify_skew < 0) {
-    std::cerr << me << "--max-future-skew must be 0 or more seconds\n";
-    return kExitUsage;
-  }
   auto trust = o.verify_trust.empty() ? policy::load_trust_file(o.verify_pubkey)
                                       : policy::load_trust_dir(o.verify_trust);
   if (!trust) {
@@ -141,7 +138,7 @@ int run_verify(const BundleOptions& o) {
     return kExitFailure;
   }
   auto now = static_cast<std::int64_t>(std::time(nullptr));
-  auto v = policy::verify_bundle(*bytes, o.verify_bundle, *trust, now, o.verify_skew);
+  auto v = policy::verify_bundle(*bytes, o.verify_bundle, *trust, now, o.verify_skew.count());
   using Json = nlohmann::ordered_json;
   if (!v) {
     const auto& e = v.error();
@@ -272,8 +269,9 @@ std::function<std::optional<int>()> register_policy_bundle(CLI::App& grp) {
   verify->add_option("-o,--output", o->verify_output,
                      "Also write the verified policy's exact bytes to this file ('-': only them, "
                      "to stdout)");
-  verify->add_option("--max-future-skew", o->verify_skew,
-                     "Seconds 'created' may lie ahead of this clock (default 300)");
+  add_duration_option(verify, "--max-future-skew", o->verify_skew,
+                      "How far 'created' may lie ahead of this clock", std::chrono::seconds{0})
+      ->default_str("5m");
   verify->add_option("--machine-id", o->verify_machine_id,
                      "For a staged policy, show the cohort of the host with this machine-id file "
                      "(default /etc/machine-id)");

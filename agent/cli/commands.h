@@ -17,15 +17,18 @@ enum ExitCode : int {
   kExitUsage = 2,    // bad command line
 };
 
-// An option taking a duration in whole seconds, written as 90, 90s, 15min or 2h; at least 1 s.
+// Every option that takes a duration goes through here, so they all read the same forms: whole
+// seconds written as 90, 90s, 15m or 15min, 2h or 1d (docs/fleet.md), between `min` and `max`.
 inline CLI::Option* add_duration_option(CLI::App* cmd, const std::string& name,
-                                        std::chrono::seconds& value, const std::string& help) {
-  return cmd
-      ->add_option(name, value, help + " (1 s to 7 days: a number with s, min or h; s if none)")
-      ->transform(
-          CLI::AsNumberWithUnit(std::map<std::string, long>{{"s", 1}, {"min", 60}, {"h", 3600}},
-                                CLI::AsNumberWithUnit::CASE_SENSITIVE)
-              .description(""))
+                                        std::chrono::seconds& value, const std::string& help,
+                                        std::chrono::seconds min = std::chrono::seconds{1},
+                                        std::chrono::seconds max = std::chrono::hours{24 * 7}) {
+  return cmd->add_option(name, value, help + " (a number with s, m or min, h or d; s if none)")
+      ->transform(CLI::AsNumberWithUnit(
+                      std::map<std::string, long>{
+                          {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400}},
+                      CLI::AsNumberWithUnit::CASE_SENSITIVE)
+                      .description(""))
       // AsNumberWithUnit reads a bare unit ("s") as 1 of it; a typo must not become a setting.
       // CLI11 runs the transform added last first, so this sees the text as typed.
       ->transform(CLI::Validator(
@@ -35,7 +38,8 @@ inline CLI::Option* add_duration_option(CLI::App* cmd, const std::string& name,
                        : "'" + s + "' does not start with a number";
           },
           ""))
-      ->check(CLI::Range(1L, 7L * 24 * 3600).description(""))
+      ->check(CLI::Range(static_cast<long>(min.count()), static_cast<long>(max.count()))
+                  .description(""))
       ->type_name("DURATION");
 }
 

@@ -83,10 +83,30 @@ TEST(CliOptions, DurationsTakeOneUnitAndStayWithinAWeek) {
   EXPECT_EQ(seconds_of("90"), 90);
   EXPECT_EQ(seconds_of("90s"), 90);
   EXPECT_EQ(seconds_of("15min"), 900);
+  EXPECT_EQ(seconds_of("15m"), 900) << "the form docs/fleet.md shows";
   EXPECT_EQ(seconds_of("2h"), 7200);
+  EXPECT_EQ(seconds_of("1d"), 24 * 3600);
+  EXPECT_EQ(seconds_of("7d"), 7 * 24 * 3600);
   EXPECT_EQ(seconds_of("168h"), 7 * 24 * 3600);
-  for (const char* bad : {"", "0", "-5", "10x", "1h30min", "169h", "1.5.2", "s"})
+  for (const char* bad : {"", "0", "-5", "10x", "1h30min", "169h", "8d", "1.5.2", "s", "m", "d"})
     EXPECT_THROW(seconds_of(bad), CLI::ParseError) << "'" << bad << "' was accepted";
+}
+
+// policy verify's skew takes the same forms, and 0 (no skew at all) too.
+TEST(CliOptions, VerifySkewIsADurationFromZero) {
+  auto skew_of = [](const std::string& text) -> long {
+    auto cli = make_cli();
+    cli->app.parse(std::vector<std::string>{"b", text, "--max-future-skew", "k", "--pubkey",
+                                            "verify", "policy"});  // reversed argv
+    return cli->app.get_subcommand("policy")
+        ->get_subcommand("verify")
+        ->get_option("--max-future-skew")
+        ->as<long>();
+  };
+  EXPECT_EQ(skew_of("0"), 0);
+  EXPECT_EQ(skew_of("5m"), 300);
+  EXPECT_EQ(skew_of("1d"), 86400);
+  EXPECT_THROW(skew_of("-1"), CLI::ParseError);
 }
 
 // argv as main() gets it: "modgate" and the words.
