@@ -302,7 +302,7 @@ TEST_F(BundleCli, ShowAndDiffReadABundlesPolicySayingTheSignatureIsNotChecked) {
   auto file = run("policy show --json p.yaml");
   auto shown = run("policy show --json p.bundle");
   EXPECT_EQ(shown.rc, 0) << shown.err;
-  auto without_file = [](std::string s) { return s.substr(s.find("\"digest\"")); };
+  auto without_file = [](const std::string& s) { return s.substr(s.find("\"digest\"")); };
   EXPECT_EQ(without_file(shown.out), without_file(file.out))
       << "the bundle's policy is the signed file's";
   EXPECT_THAT(shown.err, HasSubstr(note));
